@@ -1,0 +1,1 @@
+"""Built-in basic components: id encoder, pass-through fusion, BPR and popularity heads, splits."""
