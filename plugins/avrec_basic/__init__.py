@@ -1,1 +1,35 @@
-"""Built-in basic components: id encoder, pass-through fusion, BPR and popularity heads, splits."""
+"""Built-in basic components: learned id embeddings, single-modality fusion, BPR and popularity heads."""
+
+from __future__ import annotations
+
+from avrec.hookspecs import hookimpl
+from avrec.registry import Registrar
+from avrec_basic.configs import BPRConfig, IdEncoderConfig, PassThroughConfig, PopConfig
+
+
+@hookimpl
+def avrec_register_encoders(registrar: Registrar) -> None:
+    registrar.register(
+        "id", "avrec_basic.id_encoder:IdEncoder", config=IdEncoderConfig,
+        summary="Learned item id embeddings (matrix factorisation).",
+    )
+
+
+@hookimpl
+def avrec_register_fusions(registrar: Registrar) -> None:
+    registrar.register(
+        "none", "avrec_basic.fusion:PassThroughFusion", config=PassThroughConfig,
+        summary="Pass a single modality through unchanged; rejects several modalities.",
+    )
+
+
+@hookimpl
+def avrec_register_heads(registrar: Registrar) -> None:
+    registrar.register(
+        "bpr", "avrec_basic.heads:BPRHead", config=BPRConfig,
+        summary="Dot-product scores trained with the pairwise BPR loss.",
+    )
+    registrar.register(
+        "pop", "avrec_basic.heads:PopHead", config=PopConfig,
+        summary="Scores items by training popularity; no parameters.",
+    )

@@ -1,0 +1,1 @@
+"""The ``avrec`` command line."""

@@ -1,0 +1,131 @@
+"""Hydra integration: config search path, structured presets and config pre-flight checks.
+
+Plugins contribute config directories and registered components without a
+YAML preset get a generated one, so ``encoder=<name>`` works for any
+installed component. Before Hydra starts a run, the overrides are composed
+once here so that a typo fails fast with the key named and a suggestion.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+from omegaconf import DictConfig, OmegaConf
+
+from avrec.config import resolve
+from avrec.errors import ConfigError, suggest
+from avrec.paths import config_dir
+from avrec.plugins import get_plugin_manager
+from avrec.registry import KINDS
+
+VERSION_BASE = "1.3"
+MULTI_SELECT_GROUPS = ("encoder",)
+
+
+def search_path_override() -> str:
+    dirs = [d for d in get_plugin_manager().config_dirs() if Path(d).is_dir()]
+    entries = ",".join(f"file://{Path(d).resolve()}" for d in dirs)
+    return f"hydra.searchpath=[{entries}]"
+
+
+def _preset_exists(kind: str, name: str, dirs: list[Path]) -> bool:
+    return any((d / kind / f"{name}.yaml").exists() for d in dirs)
+
+
+def register_structured_presets() -> None:
+    """Store a config for every registered component that ships no YAML preset."""
+    manager = get_plugin_manager()
+    dirs = [config_dir(), *manager.config_dirs()]
+    store = ConfigStore.instance()
+    for spec in manager.registry:
+        if _preset_exists(spec.kind, spec.name, dirs):
+            continue
+        defaults = OmegaConf.to_container(OmegaConf.structured(spec.config_class()))
+        node = {"name": spec.name, **defaults}
+        package = f"{spec.kind}.{spec.name}" if spec.kind in MULTI_SELECT_GROUPS else spec.kind
+        store.store(group=spec.kind, name=spec.name, node=node, package=package, provider=spec.plugin)
+
+
+def _sweep_choices(override) -> list[str]:
+    if override.is_sweep_override():
+        return list(override.sweep_string_iterator())
+    return [override.get_value_element_as_str()]
+
+
+def expand_first_choices(overrides: list[str]) -> list[list[str]]:
+    """Return override lists covering every sweep value at least once (not the full grid)."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    options = []
+    for override in parsed:
+        key = override.get_key_element()
+        options.append([f"{key}={value}" for value in _sweep_choices(override)])
+    width = max((len(o) for o in options), default=1)
+    return [[o[min(i, len(o) - 1)] for o in options] for i in range(width)]
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """Compose the run config for ``overrides`` exactly as ``avrec train`` would."""
+    register_structured_presets()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base=VERSION_BASE):
+        try:
+            return compose("config", overrides=[*overrides, search_path_override()])
+        except MissingConfigException as error:
+            raise _missing_option_error(error) from None
+        except ConfigCompositionException as error:
+            raise _override_error(error, overrides) from None
+        except OverrideParseException as error:
+            raise ConfigError(f"Invalid override '{error.override}': {error.message}") from None
+
+
+def _missing_option_error(error: MissingConfigException) -> ConfigError:
+    missing = error.missing_cfg_file or ""
+    group, _, option = missing.rpartition("/")
+    options = list(error.options or [])
+    if group in KINDS or group in ("trainer", "eval"):
+        return ConfigError(
+            f"Unknown {group} '{option}' in override {group}={option}.{suggest(option, options)} "
+            f"Available {group} options: {', '.join(sorted(options)) or '(none)'}."
+        )
+    return ConfigError(f"Config '{missing}' not found. Available options: {', '.join(sorted(options))}.")
+
+
+def _override_error(error: ConfigCompositionException, overrides: list[str]) -> ConfigError:
+    message = str(error)
+    for text in overrides:
+        key = text.split("=", 1)[0].lstrip("+~")
+        if f"'{key}'" not in message:
+            continue
+        parent, _, leaf = key.rpartition(".")
+        others = [o for o in overrides if o != text]
+        known = _keys_at(parent, others)
+        where = f"'{parent}'" if parent else "the top level"
+        return ConfigError(
+            f"Unknown config key '{key}' in override {text}.{suggest(leaf, known)} "
+            f"Valid keys under {where}: {', '.join(known) or '(none)'}."
+        )
+    return ConfigError(message.splitlines()[0])
+
+
+def _keys_at(path: str, overrides: list[str]) -> list[str]:
+    try:
+        cfg = compose_config(overrides)
+    except ConfigError:
+        return []
+    node = OmegaConf.select(cfg, path) if path else cfg
+    return sorted(str(k) for k in node.keys()) if isinstance(node, DictConfig) else []
+
+
+def preflight(overrides: list[str]) -> None:
+    """Compose and validate the config for every sweep value; raise ConfigError on the first problem."""
+    plain = [o for o in overrides if not o.startswith("hydra.") and not o.startswith("hydra/")]
+    registry = get_plugin_manager().registry
+    for combination in expand_first_choices(plain):
+        cfg = compose_config(combination)
+        resolve(cfg, registry)
+

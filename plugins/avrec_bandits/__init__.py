@@ -1,0 +1,1 @@
+"""Built-in policy plugin: contextual bandits and off-policy estimators."""

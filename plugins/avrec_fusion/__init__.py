@@ -1,0 +1,1 @@
+"""Built-in fusion plugin: masked concatenation and gated fusion of modalities."""

@@ -1,0 +1,1 @@
+"""Built-in knowledge-graph encoder plugin (PyKEEN)."""

@@ -1,0 +1,1 @@
+"""Built-in LightGCN graph encoder plugin."""

@@ -1,0 +1,1 @@
+"""Built-in text encoder plugin (BERT-family language models through transformers)."""
