@@ -129,8 +129,9 @@ def evaluate(experiment: Experiment, phase: str) -> dict[str, Any]:
     )
 
 
-def _metric_block(result) -> dict[str, float]:
-    return {key: float(value) for key, value in result.metrics.items()}
+def _metric_block(result) -> dict[str, float | None]:
+    """Metric values as JSON-safe floats; NaN (no user could be evaluated) becomes null."""
+    return {key: (None if np.isnan(value) else float(value)) for key, value in result.metrics.items()}
 
 
 def checkpoint_extra(experiment: Experiment) -> dict[str, Any]:

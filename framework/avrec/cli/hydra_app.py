@@ -89,7 +89,7 @@ def _missing_option_error(error: MissingConfigException) -> ConfigError:
     options = list(error.options or [])
     if group in KINDS or group in ("trainer", "eval"):
         return ConfigError(
-            f"Unknown {group} '{option}' in override {group}={option}.{suggest(option, options)} "
+            f"Unknown {group} '{option}'.{suggest(option, options)} "
             f"Available {group} options: {', '.join(sorted(options)) or '(none)'}."
         )
     return ConfigError(f"Config '{missing}' not found. Available options: {', '.join(sorted(options))}.")

@@ -1,0 +1,74 @@
+"""Config validation: unknown keys, wrong types and unknown components fail before any work."""
+
+from __future__ import annotations
+
+import pytest
+
+from avrec.cli.hydra_app import compose_config, preflight
+from avrec.config import TrainerConfig, resolve, validate_node
+from avrec.errors import ConfigError
+from avrec.plugins import get_registry
+from omegaconf import OmegaConf
+
+
+def test_default_config_resolves():
+    resolved = resolve(compose_config([]), get_registry())
+    assert set(resolved.encoders) == {"id"}
+    assert resolved.components["head"][0].name == "bpr"
+    assert isinstance(resolved.trainer, TrainerConfig)
+
+
+def test_misspelled_trainer_key_suggests():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["trainer.epocs=3"])
+    message = str(excinfo.value)
+    assert "trainer.epocs" in message
+    assert "Did you mean 'epochs'?" in message
+
+
+def test_misspelled_head_option_suggests():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["head=bprr"])
+    message = str(excinfo.value)
+    assert "bprr" in message
+    assert "Did you mean 'bpr'?" in message
+
+
+def test_misspelled_encoder_in_list_suggests():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["encoder=[idd]"])
+    assert "Did you mean 'id'?" in str(excinfo.value)
+
+
+def test_wrong_type_names_key():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["trainer.lr=fast"])
+    assert "trainer.lr" in str(excinfo.value)
+
+
+def test_sweep_values_each_checked():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["head=bpr,popp"])
+    assert "popp" in str(excinfo.value)
+
+
+def test_validate_node_unknown_nested_key():
+    node = OmegaConf.create({"user_tower": {"histroy": "mean"}})
+    from avrec.config import ModelConfig
+
+    with pytest.raises(ConfigError) as excinfo:
+        validate_node(node, ModelConfig, "model")
+    assert "model.user_tower.histroy" in str(excinfo.value)
+    assert "Did you mean 'history'?" in str(excinfo.value)
+
+
+def test_component_key_suggests_field():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["head.negatves=2"])
+    assert "Did you mean 'negatives'?" in str(excinfo.value)
+
+
+def test_appended_key_rejected_by_dataclass():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["+head.margin=1.0"])
+    assert "head.margin" in str(excinfo.value)
