@@ -120,6 +120,10 @@ class Fusion(nn.Module, abc.ABC):
     def forward(self, outputs: dict[str, ModalityOutput]) -> torch.Tensor:
         """Return fused item vectors ``[n, output_dim]``; masked modalities contribute nothing."""
 
+    def metrics(self, model: Recommender) -> dict[str, Any]:
+        """Extra figures for metrics.json (for example the mean gate weight per modality)."""
+        return {}
+
 
 class Head(nn.Module, abc.ABC):
     """Scores user-item pairs and owns the training loss.
