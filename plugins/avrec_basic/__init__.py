@@ -1,10 +1,17 @@
-"""Built-in basic components: learned id embeddings, single-modality fusion, BPR and popularity heads."""
+"""Built-in basic components: id embeddings, single-modality fusion, heads and the cold-items split."""
 
 from __future__ import annotations
 
 from avrec.hookspecs import hookimpl
 from avrec.registry import Registrar
-from avrec_basic.configs import BPRConfig, IdEncoderConfig, PassThroughConfig, PopConfig
+from avrec_basic.configs import (
+    BCEConfig,
+    BPRConfig,
+    IdEncoderConfig,
+    PassThroughConfig,
+    PopConfig,
+    RatingConfig,
+)
 
 
 @hookimpl
@@ -28,6 +35,14 @@ def avrec_register_heads(registrar: Registrar) -> None:
     registrar.register(
         "bpr", "avrec_basic.heads:BPRHead", config=BPRConfig,
         summary="Dot-product scores trained with the pairwise BPR loss.",
+    )
+    registrar.register(
+        "bce", "avrec_basic.heads:BCEHead", config=BCEConfig,
+        summary="Dot-product click scores trained with binary cross-entropy on sampled negatives.",
+    )
+    registrar.register(
+        "rating", "avrec_basic.heads:RatingHead", config=RatingConfig,
+        summary="Explicit rating prediction with biases, trained with MSE; reports rmse and mae.",
     )
     registrar.register(
         "pop", "avrec_basic.heads:PopHead", config=PopConfig,

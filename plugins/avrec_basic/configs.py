@@ -29,3 +29,24 @@ class BPRConfig:
 @dataclass
 class PopConfig:
     """Popularity counts over the training split."""
+
+
+@dataclass
+class BCEConfig:
+    """Binary cross-entropy on clicks: each positive is paired with ``negatives`` uniformly sampled non-clicks."""
+
+    negatives: int = 4
+    l2: float = 0.0
+
+
+@dataclass
+class RatingConfig:
+    """Squared error on explicit ratings with user, item and global biases.
+
+    ``clip`` limits predictions to the training split's rating range when
+    reporting rmse and mae. Ranking uses the unclipped predictions, because
+    clipping would tie the top items.
+    """
+
+    l2: float = 0.0
+    clip: bool = True
