@@ -1,0 +1,202 @@
+"""Contract tests for every component that avrec's built-in plugins register.
+
+Each built-in component needs a contract test here (a subclass of the
+avrec.testing case of its kind, collected into ``CONTRACT_TESTS``) and a
+section in the generated docs/config-reference.md. The two parametrised
+checks at the end fail for a component that lacks either.
+Third-party plugins installed next to avrec are left to their own suites.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from avrec.plugins import BUILTIN_DISTRIBUTION, get_plugin_manager
+from avrec.testing import (
+    DatasetContract,
+    EncoderContract,
+    FusionContract,
+    HeadContract,
+    PolicyContract,
+    SplitContract,
+)
+
+REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "config-reference.md"
+
+
+class TestIdEncoder(EncoderContract):
+    name = "id"
+
+    def expected_mask(self, context):
+        seen = [False] * context.dataset.n_items
+        for item in context.split.train["item"]:
+            seen[int(item)] = True
+        return seen
+
+
+class TestIdEncoderOwnDim(EncoderContract):
+    name = "id"
+    config_overrides = {"dim": 5, "init_std": 0.1}
+
+
+class TestLightGCNEncoder(EncoderContract):
+    name = "lightgcn"
+    config_overrides = {"layers": 2}
+
+
+class TestTextEncoder(EncoderContract):
+    name = "text"
+    config_overrides = {"fields": ["title", "genres"], "dim": 8, "device": "cpu"}
+
+    def expected_mask(self, context):
+        return [bool(title) for title in context.dataset.item_features["title"]]
+
+
+class TestPassThroughFusion(FusionContract):
+    name = "none"
+    input_dims = {"id": 8}
+
+
+class TestConcatFusion(FusionContract):
+    name = "concat"
+
+
+class TestGatedFusion(FusionContract):
+    name = "gated"
+
+
+class TestGatedFusionThreeModalities(FusionContract):
+    name = "gated"
+    input_dims = {"id": 8, "text": 6, "kg": 4}
+
+
+class TestBPRHead(HeadContract):
+    name = "bpr"
+
+
+class TestBPRHeadSeveralNegatives(HeadContract):
+    name = "bpr"
+    config_overrides = {"negatives": 3, "l2": 0.01}
+
+
+class TestPopHead(HeadContract):
+    name = "pop"
+
+
+class TestBCEHead(HeadContract):
+    name = "bce"
+
+
+class TestRatingHead(HeadContract):
+    name = "rating"
+
+
+class TestMovieLens100kSource(DatasetContract):
+    name = "ml-100k"
+
+    @pytest.fixture
+    def config(self, ml100k_slice: Path):
+        return self.make_config_with(data_dir=str(ml100k_slice))
+
+
+class TestAtomicSource(DatasetContract):
+    name = "atomic"
+
+    @pytest.fixture
+    def config(self, ml100k_slice: Path):
+        return self.make_config_with(path=str(ml100k_slice), dataset="ml-100k")
+
+
+class TestGroupLensSource(DatasetContract):
+    name = "grouplens"
+
+    @pytest.fixture
+    def config(self, ml100k_slice: Path, tmp_path: Path):
+        return self.make_config_with(path=str(_grouplens_copy(ml100k_slice, tmp_path)))
+
+
+def _grouplens_copy(atomic_dir: Path, target: Path) -> Path:
+    """Write the slice's interactions as GroupLens ml-100k ``u.data`` (tab-separated, no header)."""
+    lines = (atomic_dir / "ml-100k.inter").read_text(encoding="utf-8").splitlines()[1:]
+    (target / "u.data").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return target
+
+
+class TestRandomOrderSplit(SplitContract):
+    name = "ro"
+
+
+class TestTemporalSplit(SplitContract):
+    name = "temporal"
+
+
+class TestLeaveOneOutSplit(SplitContract):
+    name = "loo"
+
+
+class TestRandomPolicy(PolicyContract):
+    name = "random"
+
+
+class TestGreedyPolicy(PolicyContract):
+    name = "greedy"
+
+
+class TestSoftmaxPolicy(PolicyContract):
+    name = "softmax"
+
+
+class TestEpsilonGreedyPolicy(PolicyContract):
+    name = "epsilon_greedy"
+
+
+class TestLinUCBPolicy(PolicyContract):
+    name = "linucb"
+
+
+class TestLinTSPolicy(PolicyContract):
+    name = "lin_ts"
+
+
+CONTRACT_TESTS: dict[tuple[str, str], list[type]] = {}
+for _case in list(globals().values()):
+    if isinstance(_case, type) and _case.__name__.startswith("Test") and getattr(_case, "kind", ""):
+        CONTRACT_TESTS.setdefault((_case.kind, _case.name), []).append(_case)
+
+
+def _builtin_components() -> list[tuple[str, str, str]]:
+    manager = get_plugin_manager()
+    return sorted(
+        (spec.kind, spec.name, spec.plugin)
+        for spec in manager.registry
+        if manager.plugins[spec.plugin].distribution == BUILTIN_DISTRIBUTION
+    )
+
+
+BUILTIN = _builtin_components()
+IDS = [f"{kind}:{name}" for kind, name, _ in BUILTIN]
+
+
+@pytest.mark.parametrize(("kind", "name", "plugin"), BUILTIN, ids=IDS)
+def test_component_has_contract_test(kind: str, name: str, plugin: str) -> None:
+    assert (kind, name) in CONTRACT_TESTS, (
+        f"{kind} '{name}' from plugin '{plugin}' has no contract test: add a subclass of "
+        f"avrec.testing.{kind.capitalize()}Contract with name = '{name}' to tests/test_contracts.py."
+    )
+
+
+@pytest.mark.parametrize(("kind", "name", "plugin"), BUILTIN, ids=IDS)
+def test_component_documented(kind: str, name: str, plugin: str) -> None:
+    text = REFERENCE.read_text(encoding="utf-8")
+    assert f"### {kind}: {name}\n" in text, (
+        f"{kind} '{name}' from plugin '{plugin}' is missing from {REFERENCE.name}: "
+        f"give its config dataclass a docstring and run `python scripts/gen_config_reference.py`."
+    )
+
+
+def test_contract_tests_name_registered_components() -> None:
+    registered = {(kind, name) for kind, name, _ in BUILTIN}
+    stale = sorted(set(CONTRACT_TESTS) - registered)
+    assert not stale, f"contract tests for components that are not registered: {stale}"
