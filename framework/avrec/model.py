@@ -18,20 +18,33 @@ def _sparse_tensor(matrix: sparse.csr_matrix) -> torch.Tensor:
     coo = matrix.tocoo()
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     values = torch.from_numpy(coo.data.astype("float32"))
-    return torch.sparse_coo_tensor(indices, values, coo.shape).coalesce().to_sparse_csr()
+    # COO rather than CSR: torch.sparse.mm supports both, and CSR logs a beta warning.
+    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False).coalesce()
 
 
 class UserTower(nn.Module):
     """User vectors from an id embedding and/or the pooled vectors of the user's training items."""
 
-    def __init__(self, config: UserTowerConfig, n_users: int, dim: int, train_matrix: sparse.csr_matrix) -> None:
+    def __init__(
+        self,
+        config: UserTowerConfig,
+        n_users: int,
+        dim: int,
+        train_matrix: sparse.csr_matrix,
+        *,
+        encoders_model_users: bool = False,
+    ) -> None:
         super().__init__()
         if config.history not in HISTORY_POOLING:
             raise ConfigError(
                 f"Invalid model.user_tower.history '{config.history}'. Valid values: {', '.join(HISTORY_POOLING)}."
             )
-        if not config.id_embedding and config.history == "none":
-            raise ConfigError("model.user_tower needs id_embedding=true or a history pooling; both are off.")
+        if not config.id_embedding and config.history == "none" and not encoders_model_users:
+            raise ConfigError(
+                "model.user_tower needs id_embedding=true or a history pooling; both are off and no "
+                "selected encoder models users (as lightgcn does)."
+            )
+        self.dim = dim
         self.config = config
         self.embedding = nn.Embedding(n_users, dim) if config.id_embedding else None
         if self.embedding is not None:
@@ -55,6 +68,9 @@ class UserTower(nn.Module):
             parts.append(self.embedding(users))
         if self.history_matrix is not None:
             parts.append(self.config.history_weight * self._pool_history(users, item_vectors))
+        if not parts:
+            # Both parts are off: the encoders' user embeddings are the whole user vector.
+            return torch.zeros(users.shape[0], self.dim, device=users.device)
         return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
     def _pool_history(self, users: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
@@ -71,8 +87,11 @@ class UserTower(nn.Module):
         row = torch.from_numpy(coo.row.astype("int64")).to(item_vectors.device)
         col = torch.from_numpy(coo.col.astype("int64")).to(item_vectors.device)
         logits = self.attention(item_vectors[col]).squeeze(-1)
-        logits = logits - logits.max()
-        weights = logits.exp()
+        # Subtract each user's own maximum: a global maximum would underflow
+        # exp() to 0 for every item of a user whose logits are all far lower.
+        row_max = torch.full((rows.shape[0],), float("-inf"), device=item_vectors.device, dtype=logits.dtype)
+        row_max = row_max.scatter_reduce(0, row, logits.detach(), reduce="amax")
+        weights = (logits - row_max[row]).exp()
         totals = torch.zeros(rows.shape[0], device=item_vectors.device).index_add_(0, row, weights)
         weights = weights / totals[row].clamp_min(1e-12)
         pooled = torch.zeros(rows.shape[0], item_vectors.shape[1], device=item_vectors.device)

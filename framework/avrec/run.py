@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from avrec.config import ResolvedConfig, resolve
 from avrec.data.dataset import Dataset
 from avrec.evaluator import evaluate_split
-from avrec.interfaces import BuildContext, Split
+from avrec.interfaces import BuildContext, Encoder, Split
 from avrec.io import atomic_write_json, load_torch
 from avrec.model import Recommender, UserTower
 from avrec.plugins import get_registry
@@ -73,7 +73,11 @@ def build_model(resolved: ResolvedConfig, context: BuildContext) -> Recommender:
     fusion_spec, fusion_config = resolved.components["fusion"]
     input_dims = {key: encoder.output_dim for key, encoder in encoders.items()}
     fusion = fusion_spec.load()(fusion_config, input_dims, resolved.model.dim)
-    user_tower = UserTower(resolved.model.user_tower, context.dataset.n_users, fusion.output_dim, context.train_matrix)
+    encoders_model_users = any(type(e).user_embeddings is not Encoder.user_embeddings for e in encoders.values())
+    user_tower = UserTower(
+        resolved.model.user_tower, context.dataset.n_users, fusion.output_dim, context.train_matrix,
+        encoders_model_users=encoders_model_users,
+    )
     head_spec, head_config = resolved.components["head"]
     head = head_spec.load()(head_config, context)
     model = Recommender(encoders, fusion, user_tower, head, context.dataset.n_items)
