@@ -96,8 +96,8 @@ def random_order_labels(
 def temporal_labels(timestamps: np.ndarray, ratios: Sequence[float]) -> np.ndarray:
     """Label rows by two global time cuts so that every train row is older than every valid row, and so on.
 
-    The cuts sit at the timestamps of the rows where the ratio counts end;
-    rows that share the cut timestamp all go to the later split.
+    Each cut is the timestamp of the first row past a ratio count. Rows that
+    share a cut timestamp all go to the later split.
     """
     count = len(timestamps)
     sorted_times = np.sort(timestamps, kind="stable")

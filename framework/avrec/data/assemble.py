@@ -55,8 +55,8 @@ def build_dataset(
 ) -> Dataset:
     """Map raw ids to indices and return the Dataset.
 
-    Items are the ids of the item table in file order followed by items that
-    only occur in the interactions; users are ordered by first appearance.
+    Item indices follow the item table's file order, then items that occur
+    only in the interactions. User indices follow first appearance.
     """
     catalogue = items.ids if items is not None else []
     item_map = IdMap.from_values([*catalogue, *interactions["item"]])

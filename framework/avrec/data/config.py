@@ -18,7 +18,7 @@ class InteractionFilterConfig:
 
     ``duplicates`` decides what happens to repeated (user, item) rows:
     ``latest`` keeps the row with the largest timestamp, ``first`` the row with
-    the smallest (file order breaks ties and stands in for missing timestamps),
+    the smallest (file order breaks ties and replaces missing timestamps),
     ``mean`` keeps one row with the mean rating and the latest timestamp,
     ``keep`` keeps every row and ``error`` raises DataError. Then
     ``rating_threshold`` keeps rows with rating >= threshold (None keeps all,
@@ -39,9 +39,9 @@ class InteractionFilterConfig:
 class MovieLens100kConfig(InteractionFilterConfig):
     """MovieLens-100k in RecBole's atomic files.
 
-    ``data_dir`` is checked first for ``ml-100k.inter`` and its companions;
-    otherwise the user cache is used, and filled from the RecBole 1.2.1 wheel
-    on PyPI when empty.
+    ``data_dir`` is used when it contains all five ``ml-100k.*`` files.
+    Otherwise the files come from the user cache, which is filled from the
+    RecBole 1.2.1 wheel on PyPI when empty.
     """
 
     data_dir: str | None = None

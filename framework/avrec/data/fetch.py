@@ -101,7 +101,7 @@ def fetch_dataset(
 ) -> Path:
     """Return a directory that contains the dataset's files, downloading them into the cache if needed.
 
-    ``data_dir`` is used as it is when it holds every file (no checksum check,
+    ``data_dir`` is used as it is when it contains every file (no checksum check,
     so a user may bring a modified copy). Cached files are checked against
     the definition's SHA-256 and downloaded again when they differ.
     """
