@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from avrec.data.config import AtomicConfig, GroupLensConfig, MovieLens100kConfig
+from avrec.data.load import load_directory
 from avrec.errors import ConfigError, DataError
 from avrec.plugins import get_registry
 
@@ -56,3 +57,17 @@ def test_atomic_source_needs_path():
 def test_grouplens_source_missing_directory(tmp_path):
     with pytest.raises(DataError, match="is not a directory"):
         load_source("grouplens", GroupLensConfig(path=str(tmp_path / "absent")))
+
+
+def test_load_directory_detects_atomic(ml100k_slice):
+    assert load_directory(ml100k_slice).name == "ml-100k"
+
+
+def test_load_directory_detects_grouplens(tmp_path):
+    (tmp_path / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,10,4.0,5\n")
+    assert load_directory(tmp_path).items.raw_ids == ["10"]
+
+
+def test_load_directory_without_data(tmp_path):
+    with pytest.raises(DataError, match="has no dataset files"):
+        load_directory(tmp_path)
