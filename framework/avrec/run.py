@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from avrec.cold import cold_items_metrics
 from avrec.config import ResolvedConfig, resolve
 from avrec.data.dataset import Dataset
 from avrec.evaluator import evaluate_split
@@ -187,6 +188,8 @@ def collect_metrics(experiment: Experiment) -> dict[str, Any]:
     metrics["test"].update(experiment.model.head.metrics(experiment.model, experiment.split))
     for encoder in experiment.model.encoders.values():
         metrics.update(encoder.metrics())
+    metrics.update(experiment.model.fusion.metrics(experiment.model))
+    metrics.update(cold_items_metrics(experiment))
     return metrics
 
 

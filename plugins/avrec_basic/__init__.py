@@ -7,6 +7,7 @@ from avrec.registry import Registrar
 from avrec_basic.configs import (
     BCEConfig,
     BPRConfig,
+    ColdItemsSplitConfig,
     IdEncoderConfig,
     PassThroughConfig,
     PopConfig,
@@ -47,4 +48,12 @@ def avrec_register_heads(registrar: Registrar) -> None:
     registrar.register(
         "pop", "avrec_basic.heads:PopHead", config=PopConfig,
         summary="Scores items by training popularity; no parameters.",
+    )
+
+
+@hookimpl
+def avrec_register_splits(registrar: Registrar) -> None:
+    registrar.register(
+        "cold_items", "avrec.split_cold:ColdItemsSplitter", config=ColdItemsSplitConfig,
+        summary="Hold out a seeded share of items with all their interactions as the test split.",
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -50,3 +50,16 @@ class RatingConfig:
 
     l2: float = 0.0
     clip: bool = True
+
+
+@dataclass
+class ColdItemsSplitConfig:
+    """Hold out a seeded share of items with all their interactions as the test split.
+
+    ``cold_share`` is the fraction of items with at least one interaction that
+    become cold. The remaining interactions are cut per user, after a seeded
+    shuffle, into train and validation by ``ratios`` (train, valid).
+    """
+
+    cold_share: float = 0.1
+    ratios: list[float] = field(default_factory=lambda: [0.9, 0.1])

@@ -1,0 +1,82 @@
+"""Cold-items split: a seeded share of items is held out of training and forms the test split.
+
+Every interaction of a cold item goes to test, so test contains only cold
+items and no cold item appears in train or validation. The other
+interactions are shuffled and cut per user into train and validation.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from avrec.data.dataset import Dataset
+from avrec.errors import ConfigError, DataError
+from avrec.interfaces import Split, Splitter
+from avrec.split import TEST, TRAIN, VALID, random_order_labels
+
+_logger = logging.getLogger(__name__)
+
+
+def choose_cold_items(items: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """Return a sorted random ``share`` of the distinct values in ``items`` (at least one when share > 0)."""
+    candidates = np.unique(items)
+    count = int(round(share * len(candidates)))
+    if share > 0:
+        count = max(count, 1)
+    if count >= len(candidates):
+        raise DataError(
+            f"split.cold_share={share} would hold out {count} of the {len(candidates)} items that have "
+            f"interactions, leaving none for training. Lower split.cold_share."
+        )
+    return np.sort(rng.choice(candidates, size=count, replace=False))
+
+
+def cold_items_labels(
+    users: np.ndarray, items: np.ndarray, share: float, ratios: list[float], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label rows TRAIN/VALID/TEST and return the labels with the sorted cold item indices."""
+    rng = np.random.default_rng(seed)
+    cold = choose_cold_items(items, share, rng)
+    is_cold = np.isin(items, cold)
+    labels = np.full(len(items), TEST, dtype=np.int64)
+    warm_rows = np.flatnonzero(~is_cold)
+    warm_seed = int(rng.integers(2**62))
+    warm_ratios = [ratios[0], ratios[1], 0.0]
+    labels[warm_rows] = random_order_labels(users[warm_rows], warm_ratios, warm_seed)
+    return labels, cold
+
+
+class ColdItemsSplitter(Splitter):
+    """Hold out ``cold_share`` of the items with all their interactions; split the rest per user."""
+
+    def split(self, dataset: Dataset, seed: int) -> Split:
+        share = float(self.config.cold_share)
+        if not 0.0 < share < 1.0:
+            raise ConfigError(f"Invalid value for 'split.cold_share': {share}. Use a fraction in (0, 1), e.g. 0.1.")
+        ratios = self._ratios()
+        interactions = dataset.interactions
+        users = interactions["user"].to_numpy()
+        labels, cold = cold_items_labels(users, interactions["item"].to_numpy(), share, ratios, seed)
+        train, valid, test = (interactions.iloc[np.flatnonzero(labels == part)] for part in (TRAIN, VALID, TEST))
+        self._log(cold, users, train, test)
+        return Split(train=train, valid=valid, test=test, cold_items=cold)
+
+    def _ratios(self) -> list[float]:
+        ratios = [float(value) for value in self.config.ratios]
+        if len(ratios) != 2 or min(ratios) < 0 or sum(ratios) <= 0:
+            raise ConfigError(
+                f"Invalid value for 'split.ratios': {list(self.config.ratios)}. Give two non-negative numbers "
+                f"(train, valid) with a positive sum, e.g. [0.9, 0.1]."
+            )
+        return [value / sum(ratios) for value in ratios]
+
+    @staticmethod
+    def _log(cold: np.ndarray, users: np.ndarray, train, test) -> None:
+        test_only = np.setdiff1d(np.unique(test["user"].to_numpy()), train["user"].to_numpy())
+        _logger.info(
+            "Cold items split: %d cold items with %d test interactions; %d of %d users have no training "
+            "interaction.",
+            len(cold), len(test), len(test_only), len(np.unique(users)),
+        )
