@@ -150,6 +150,10 @@ class Environment:
         """Forget which items were shown, before the next policy runs."""
         self.shown[:] = False
 
+    def base_candidates(self, user: int) -> np.ndarray:
+        """Return the items outside the user's training history, whatever was shown."""
+        return np.flatnonzero(self.allowed[self.row(user)])
+
     def candidates(self, user: int) -> np.ndarray:
         row = self.row(user)
         if self.exclude_shown:
