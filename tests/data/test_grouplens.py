@@ -129,3 +129,11 @@ def test_ml_latest_without_year(ml_latest):
 def test_unknown_layout(tmp_path):
     with pytest.raises(DataError, match="expected u.data .ml-100k. or ratings.csv"):
         load_grouplens(tmp_path)
+
+
+def test_ml100k_raw_genre_file(ml100k_raw):
+    names = ["Comedy", "Crime", "Drama"]
+    (ml100k_raw / "u.genre").write_text("".join(f"{name}|{index}\n" for index, name in enumerate(names)) + "\n")
+    flags = {"242": "1|0|0", "302": "0|1|0", "303": "0|0|1"}
+    (ml100k_raw / "u.item").write_text("".join(f"{item}|T{item} (1990)|||u|{flags[item]}\n" for item in flags))
+    assert load_grouplens(ml100k_raw).item_features["genres"].tolist() == [["Comedy"], ["Crime"], ["Drama"]]

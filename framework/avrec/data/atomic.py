@@ -26,7 +26,7 @@ from avrec.data.validate import (
     raw_interactions,
     shorten,
 )
-from avrec.errors import ConfigError, DataError
+from avrec.errors import DataError
 
 _logger = logging.getLogger(__name__)
 
@@ -223,13 +223,10 @@ def _read_items(path: Path, config: AtomicConfig) -> ItemTable | None:
     if year_field:
         features["year"] = year_values(table.tokens(year_field))
     consumed = {config.item_field, title_field, genre_field, year_field}
+    # The standard names come first in the candidate lists, so no remaining field can be called
+    # title, genres or year.
     for name in table.types:
         if name not in consumed:
-            if name in features:
-                raise ConfigError(
-                    f"{path}: field {name!r} clashes with the standard column {name!r} built from another field. "
-                    f"Rename it in the header."
-                )
             features[name] = table.typed(name)
     return ItemTable(ids, pd.DataFrame(features, index=pd.Index(ids)), add_year_to_title=config.title_with_year)
 

@@ -135,7 +135,11 @@ def _ml100k_genre_names(directory: Path) -> tuple[str, ...]:
     path = directory / "u.genre"
     if not path.is_file():
         return ML100K_GENRES
-    pairs = [(int(values[1]), values[0]) for _, values in read_delimited(path, "|", 2, "latin-1")]
+    pairs = []
+    for number, (name, position) in read_delimited(path, "|", 2, "latin-1"):
+        if not position.strip().isdigit():
+            raise data_error(path, number, f"genre position {position!r} is not a whole number.")
+        pairs.append((int(position), name))
     return tuple(name for _, name in sorted(pairs))
 
 
