@@ -29,6 +29,8 @@ MIN_POINTS_PER_CENTROID = 39
 
 
 def _faiss():
+    # FAISS logs each CPU-specific library it fails to load at INFO level; those lines are noise here.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         import faiss
     except ImportError as error:

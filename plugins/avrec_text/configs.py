@@ -21,8 +21,9 @@ class TextEncoderConfig:
     computed in every forward pass instead of only once from the cache.
     ``mask_empty`` marks items whose text is empty as not having this
     modality. ``search_fields`` and ``search_template`` build the item text
-    that ``avrec search`` compares queries with. ``device`` of ``auto`` uses
-    the trainer's device.
+    that ``avrec search`` compares queries with; empty ``search_fields`` use
+    ``fields`` and ``template``, whose embeddings are already cached.
+    ``device`` of ``auto`` uses the trainer's device.
     """
 
     model_name_or_path: str = "all-MiniLM-L6-v2"
@@ -36,5 +37,5 @@ class TextEncoderConfig:
     normalize: bool = True
     unfreeze_top_layers: int = 0
     mask_empty: bool = True
-    search_fields: list[str] = field(default_factory=lambda: ["title"])
+    search_fields: list[str] = field(default_factory=list)
     search_template: str = ""

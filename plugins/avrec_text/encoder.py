@@ -76,9 +76,11 @@ class TextEncoder(Encoder):
         )
         dataset = context.dataset
         self.texts = item_texts(dataset.item_features, dataset.n_items, config.fields, config.template)
-        self._search_texts = item_texts(
-            dataset.item_features, dataset.n_items, config.search_fields, config.search_template, "search_fields"
-        )
+        self._search_texts = self.texts
+        if config.search_fields:
+            self._search_texts = item_texts(
+                dataset.item_features, dataset.n_items, config.search_fields, config.search_template, "search_fields"
+            )
         has_text = torch.tensor([bool(text.strip()) for text in self.texts], dtype=torch.bool)
         if not config.mask_empty:
             has_text = torch.ones_like(has_text)
