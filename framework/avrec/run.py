@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from avrec.cold import cold_items_metrics
+from avrec import distributed
 from avrec.config import ResolvedConfig, resolve
 from avrec.data.dataset import Dataset
 from avrec.evaluator import evaluate_split
@@ -91,8 +93,11 @@ def build_experiment(cfg: DictConfig, run_dir: Path | None = None) -> Experiment
     if resolved.trainer.num_threads > 0:
         torch.set_num_threads(resolved.trainer.num_threads)
     seed_everything(resolved.seed, resolved.trainer.deterministic)
+    if cfg.get("cache_dir"):
+        # Dataset sources and feature caches read the cache root from the environment.
+        os.environ["AVREC_CACHE_DIR"] = str(Path(cfg.cache_dir).expanduser().resolve())
     dataset, split = load_data(resolved)
-    cache_dir = Path(cfg.get("cache_dir") or default_cache_dir())
+    cache_dir = default_cache_dir()
     context = BuildContext(
         dataset=dataset,
         split=split,
@@ -163,6 +168,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         checkpoint_extra=checkpoint_extra(experiment),
     )
     result = trainer.fit()
+    if not distributed.is_main_process():
+        # Under torchrun rank 0 alone evaluates and writes; the other ranks return its metrics.
+        return distributed.broadcast_object(None)
     metrics = collect_metrics(experiment)
     metrics.update(
         wall_seconds=round(time.perf_counter() - start, 3),
@@ -172,7 +180,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     atomic_write_json(run_dir / METRICS_FILE, metrics)
     atomic_write_json(run_dir / "history.json", result.history)
     _logger.info("Test %s", json.dumps(metrics["test"]))
-    return metrics
+    return distributed.broadcast_object(metrics)
 
 
 def collect_metrics(experiment: Experiment) -> dict[str, Any]:
