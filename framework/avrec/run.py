@@ -90,8 +90,6 @@ def build_model(resolved: ResolvedConfig, context: BuildContext) -> Recommender:
 def build_experiment(cfg: DictConfig, run_dir: Path | None = None) -> Experiment:
     """Validate ``cfg``, load the data, split it and build the model."""
     resolved = resolve(cfg, get_registry())
-    if resolved.trainer.num_threads > 0:
-        torch.set_num_threads(resolved.trainer.num_threads)
     seed_everything(resolved.seed, resolved.trainer.deterministic)
     if cfg.get("cache_dir"):
         # Dataset sources and feature caches read the cache root from the environment.
@@ -109,6 +107,8 @@ def build_experiment(cfg: DictConfig, run_dir: Path | None = None) -> Experiment
         run_dir=run_dir,
     )
     model = build_model(resolved, context)
+    if resolved.trainer.num_threads > 0:
+        torch.set_num_threads(resolved.trainer.num_threads)
     return Experiment(cfg, resolved, dataset, split, context, model)
 
 
