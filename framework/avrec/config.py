@@ -39,6 +39,11 @@ class TrainerConfig:
     resume: str | None = None
     num_workers: int = 0
     distributed: bool = False
+    checkpoint_every: int = 0
+    tensorboard: bool = True
+    lr_schedule: str = "constant"
+    dist_backend: str = "auto"
+    find_unused_parameters: bool = False
 
 
 @dataclass

@@ -60,12 +60,19 @@ def iterate_batches(
     *,
     negatives: int = 1,
     device: torch.device | str = "cpu",
+    order: np.ndarray | None = None,
 ) -> Iterator[dict[str, torch.Tensor]]:
-    """Yield shuffled training batches of the form a head's ``sampler`` names."""
+    """Yield shuffled training batches of the form a head's ``sampler`` names.
+
+    ``order`` lists the training rows to visit, in order (a shard of a
+    permutation in distributed training); None visits a fresh permutation
+    drawn from ``rng``.
+    """
     users = train["user"].to_numpy()
     items = train["item"].to_numpy()
     ratings = train["rating"].to_numpy(dtype=np.float32)
-    order = rng.permutation(len(train))
+    if order is None:
+        order = rng.permutation(len(train))
     for start in range(0, len(order), batch_size):
         index = order[start : start + batch_size]
         batch = _make_batch(kind, users[index], items[index], ratings[index], sampler, negatives)

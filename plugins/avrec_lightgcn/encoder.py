@@ -46,7 +46,7 @@ def to_torch_sparse(matrix: sparse.spmatrix) -> torch.Tensor:
     coo = sparse.coo_matrix(matrix)
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     values = torch.from_numpy(coo.data.astype(np.float32))
-    return torch.sparse_coo_tensor(indices, values, coo.shape).coalesce()
+    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=True).coalesce()
 
 
 class LightGCNEncoder(Encoder):

@@ -11,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from avrec.cli.hydra_app import VERSION_BASE, preflight, register_structured_presets, search_path_override
+from avrec.distributed import prepare_launch
 from avrec.errors import AvrecError
 from avrec.paths import config_dir
 
@@ -53,6 +54,7 @@ def run(command: str, args: list[str]) -> int:
     wants_help = any(a in ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i") for a in args)
     if not wants_help:
         preflight(_overrides(args))
+        args = [*args, *prepare_launch(args, _overrides(args))]
     register_structured_presets()
     app = hydra.main(config_path=str(config_dir()), config_name="config", version_base=VERSION_BASE)(_task)
     sys.argv = ["avrec train", *args, search_path_override()]
