@@ -136,6 +136,10 @@ class TestLeaveOneOutSplit(SplitContract):
     name = "loo"
 
 
+class TestColdItemsSplit(SplitContract):
+    name = "cold_items"
+
+
 class TestRandomPolicy(PolicyContract):
     name = "random"
 

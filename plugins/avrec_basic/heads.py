@@ -142,9 +142,9 @@ class RatingHead(Head):
             _logger.warning("The test split has no rated interactions; rmse and mae are NaN.")
             return {"rmse": float("nan"), "mae": float("nan")}
         device = self.global_bias.device
-        users = torch.as_tensor(test["user"].to_numpy(dtype=np.int64), device=device)
-        items = torch.as_tensor(test["item"].to_numpy(dtype=np.int64), device=device)
-        ratings = torch.as_tensor(test["rating"].to_numpy(dtype=np.float64), device=device)
+        users = torch.tensor(test["user"].to_numpy(dtype=np.int64), device=device)
+        items = torch.tensor(test["item"].to_numpy(dtype=np.int64), device=device)
+        ratings = torch.tensor(test["rating"].to_numpy(dtype=np.float64), device=device)
         all_items = model.item_vectors()
         predictions = self.predict(users, items, model.user_vectors(users, all_items), all_items[items]).double()
         if self.config.clip:
