@@ -25,7 +25,7 @@ class IdEncoder(Encoder):
         else:
             nn.init.xavier_normal_(self.embedding.weight)
         seen = torch.zeros(context.dataset.n_items, dtype=torch.bool)
-        seen[torch.as_tensor(context.split.train["item"].to_numpy())] = True
+        seen[torch.as_tensor(context.split.train["item"].to_numpy(copy=True))] = True
         self.register_buffer("seen", seen, persistent=False)
 
     @property
