@@ -511,3 +511,53 @@ def evaluate_offline(
         )
         for name, parts in terms.items()
     }
+
+
+# ---------------------------------------------------------------------------
+# Reports
+
+
+def _estimates_block(estimates: dict[str, Estimate], truth: float) -> dict[str, Any]:
+    return {
+        name: {**estimate.to_dict(), "covers_true_value": bool(estimate.ci_low <= truth <= estimate.ci_high)}
+        for name, estimate in estimates.items()
+    }
+
+
+def compare_with_truth(
+    targets: dict[str, Policy],
+    env: Any,
+    estimate_once: Callable[[int, dict[str, CachedProbabilities]], dict[str, dict[str, Estimate]]],
+    repeats: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Estimate every target ``repeats`` times and compare each estimator with the exact true value.
+
+    ``estimate_once(repeat_seed, cache)`` returns the estimates of one set of
+    logs. The report keeps the first repeat's estimates and, over all repeats,
+    how often each interval covered the true value, the mean estimate and the
+    root mean squared error.
+    """
+    cache = {name: CachedProbabilities(policy) for name, policy in targets.items()}
+    truths = {name: true_value(policy, env) for name, policy in targets.items()}
+    collected: dict[str, dict[str, list[Estimate]]] = {name: {e: [] for e in ESTIMATORS} for name in targets}
+    for repeat in range(repeats):
+        for name, estimates in estimate_once(seed + repeat, cache).items():
+            for estimator, estimate in estimates.items():
+                collected[name][estimator].append(estimate)
+    report = {}
+    for name, per_estimator in collected.items():
+        truth = truths[name]
+        first = {estimator: values[0] for estimator, values in per_estimator.items()}
+        block = {"true_value": truth, "estimates": _estimates_block(first, truth)}
+        if repeats > 1:
+            block["repeats"] = {
+                estimator: {
+                    "coverage": float(np.mean([v.ci_low <= truth <= v.ci_high for v in values])),
+                    "mean": float(np.mean([v.value for v in values])),
+                    "rmse": float(np.sqrt(np.mean([(v.value - truth) ** 2 for v in values]))),
+                }
+                for estimator, values in per_estimator.items()
+            }
+        report[name] = block
+    return report

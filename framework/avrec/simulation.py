@@ -84,7 +84,7 @@ def context_from_experiment(experiment: Any, seed: int = 0, batch_size: int = 10
             score_rows.append(model.score_users(users, item_vectors).float().cpu().numpy())
     return PolicyContext(
         user_vectors=np.concatenate(user_rows),
-        item_vectors=item_vectors.float().cpu().numpy(),
+        item_vectors=item_vectors.detach().float().cpu().numpy(),
         score_fn=score_matrix_fn(np.concatenate(score_rows)),
         seed=seed,
     )

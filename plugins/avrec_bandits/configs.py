@@ -78,4 +78,4 @@ class LinTSConfig(LinearConfig):
     """
 
     posterior_scale: float = 0.5
-    ope_samples: int = 256
+    ope_samples: int = 100

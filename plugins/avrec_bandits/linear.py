@@ -35,6 +35,8 @@ class ContextFeatures:
         width = self.users.shape[1]
         sizes = {"product": width, "concat": 2 * width, "bias": 1}
         self.dim = sum(sizes[kind] for kind in kinds)
+        # Item vectors with a trailing 1: every context vector is P_u @ [v, 1].
+        self.basis = np.hstack([self.items, np.ones((len(self.items), 1))]).astype(np.float32)
 
     @staticmethod
     def _scaled(vectors: np.ndarray, scale: bool) -> np.ndarray:
@@ -58,6 +60,52 @@ class ContextFeatures:
             else:
                 blocks.append(np.ones((len(items), 1)))
         return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+
+
+    def projection(self, user: int) -> np.ndarray:
+        """Return P_u ``[dim, width + 1]`` with x(user, item) = P_u @ [item vector, 1].
+
+        Scoring through P_u costs O(width^2) per item whatever the feature
+        blocks, because mean and width reduce to forms in [v, 1]:
+        x . theta = [v, 1] . (P_u^T theta) and x^T A^-1 x = [v, 1]^T (P_u^T A^-1 P_u) [v, 1].
+        """
+        user_vector = self.users[user]
+        width = len(user_vector)
+        blocks = []
+        for kind in self.kinds:
+            if kind == "product":
+                blocks.append(np.hstack([np.diag(user_vector), np.zeros((width, 1))]))
+            elif kind == "concat":
+                blocks.append(np.hstack([np.zeros((width, width)), user_vector[:, None]]))
+                blocks.append(np.hstack([np.eye(width), np.zeros((width, 1))]))
+            else:
+                blocks.append(np.eye(1, width + 1, width))
+        return np.vstack(blocks)
+
+    def _rows(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return the [v, 1] rows to compute on and where ``items`` sit among them.
+
+        When most items are candidates, computing over the whole table and
+        indexing the result afterwards is cheaper than gathering rows first.
+        """
+        if len(items) * 2 > len(self.basis):
+            return self.basis, items
+        return self.basis[items], None
+
+    def linear_form(self, user: int, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Return x(user, item) @ weights for each item; ``weights`` is ``[dim]`` or ``[dim, m]``."""
+        reduced = (self.projection(user).T @ weights).astype(np.float32)
+        rows, positions = self._rows(items)
+        values = rows @ reduced
+        return values[positions] if positions is not None else values
+
+    def quadratic_form(self, user: int, items: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """Return x(user, item)^T matrix x(user, item) for each item."""
+        projection = self.projection(user)
+        reduced = (projection.T @ matrix @ projection).astype(np.float32)
+        rows, positions = self._rows(items)
+        values = np.einsum("ij,ij->i", rows @ reduced, rows)
+        return values[positions] if positions is not None else values
 
 
 class RidgeModel:

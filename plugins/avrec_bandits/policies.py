@@ -167,7 +167,7 @@ class EpsilonGreedyPolicy(LinearPolicy):
     def _scores(self, user: int, candidates: np.ndarray) -> np.ndarray:
         if self.config.scores == "model":
             return self.context.scores(user)[candidates]
-        return self.model.mean(self.features.matrix(user, candidates))
+        return self.features.linear_form(user, candidates, self.model.theta)
 
     def select(self, user: int, candidates: np.ndarray, k: int) -> Slate:
         _check_k(candidates, k)
@@ -199,8 +199,9 @@ class LinUCBPolicy(LinearPolicy):
             raise ConfigError(f"Invalid policy alpha {config.alpha}: the exploration strength must be >= 0.")
 
     def upper_bounds(self, user: int, candidates: np.ndarray) -> np.ndarray:
-        contexts = self.features.matrix(user, candidates)
-        return self.model.mean(contexts) + self.config.alpha * self.model.width(contexts)
+        means = self.features.linear_form(user, candidates, self.model.theta)
+        variances = self.features.quadratic_form(user, candidates, self.model.inverse)
+        return means + self.config.alpha * np.sqrt(np.maximum(variances, 0.0))
 
     def select(self, user: int, candidates: np.ndarray, k: int) -> Slate:
         _check_k(candidates, k)
@@ -224,7 +225,7 @@ class LinTSPolicy(LinearPolicy):
     def select(self, user: int, candidates: np.ndarray, k: int) -> Slate:
         _check_k(candidates, k)
         theta = self.model.sample_theta(self.rng, self.config.posterior_scale, 1)[:, 0]
-        chosen = top_k(self.features.matrix(user, candidates) @ theta, k)
+        chosen = top_k(self.features.linear_form(user, candidates, theta), k)
         return Slate(candidates[chosen], None)
 
     def action_probabilities(self, user: int, candidates: np.ndarray) -> np.ndarray:
@@ -236,5 +237,5 @@ class LinTSPolicy(LinearPolicy):
         """
         rng = np.random.default_rng([self.context.seed, int(user), 1])
         thetas = self.model.sample_theta(rng, self.config.posterior_scale, self.config.ope_samples)
-        winners = np.argmax(self.features.matrix(user, candidates) @ thetas, axis=0)
+        winners = np.argmax(self.features.linear_form(user, candidates, thetas), axis=0)
         return np.bincount(winners, minlength=len(candidates)) / self.config.ope_samples

@@ -11,7 +11,7 @@ from avrec.simulation import Environment, PolicyContext, score_matrix_fn
 N_USERS, N_ITEMS, DIM = 40, 120, 8
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def synthetic() -> tuple[PolicyContext, Environment]:
     """Hits are the pairs whose true affinity u . W v is in the top 15% of each user's items.
 
