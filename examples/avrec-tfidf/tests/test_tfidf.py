@@ -121,6 +121,12 @@ def test_presets_match_defaults(relative: str, config_class: type) -> None:
     assert validate_node(node, config_class, relative, drop=("name",)) == config_class()
 
 
+def test_encoder_preset_package_header() -> None:
+    # encoder is a multi-select group, so each encoder's preset must place itself under encoder.<name>.
+    first_line = (avrec_tfidf.CONFIG_DIR / "encoder" / "tfidf.yaml").read_text().splitlines()[0]
+    assert first_line == "# @package encoder.tfidf"
+
+
 def test_config_dirs_hook() -> None:
     assert avrec_tfidf.avrec_config_dirs() == [str(avrec_tfidf.CONFIG_DIR)]
 
