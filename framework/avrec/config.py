@@ -23,16 +23,16 @@ from avrec.registry import ComponentSpec, Registry
 class TrainerConfig:
     """Optimisation loop settings."""
 
-    epochs: int = 40
+    epochs: int = 200
     batch_size: int = 2048
-    lr: float = 0.005
+    lr: float = 0.002
     weight_decay: float = 0.0
     optimizer: str = "adam"
     device: str = "auto"
-    early_stopping_patience: int = 5
+    early_stopping_patience: int = 10
     valid_metric: str = "ndcg@10"
     eval_every: int = 1
-    num_threads: int = 0
+    num_threads: int = 1
     grad_clip: float = 0.0
     progress: bool = True
     deterministic: bool = False
@@ -58,7 +58,7 @@ class EvalConfig:
 
 @dataclass
 class UserTowerConfig:
-    """How user vectors are built: id embedding and/or pooled history."""
+    """User vector sources: an id embedding, a pooled history, or both."""
 
     id_embedding: bool = True
     history: str = "none"
