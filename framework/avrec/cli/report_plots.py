@@ -44,13 +44,19 @@ def metric_bar_figure(report: SweepReport, metric: str) -> Figure:
     positions = np.arange(len(report.groups))
     figure = Figure(figsize=(max(4.0, 1.9 * len(positions) + 1.5), 4.8), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
-    bars = axes.bar(positions, means, yerr=np.nan_to_num(stds), capsize=6, color="#4C72B0", alpha=0.85)
-    for position, group in zip(positions, report.groups):
+    axes.bar(positions, means, yerr=np.nan_to_num(stds), capsize=6, color="#4C72B0", alpha=0.85)
+    tops = []
+    for position, group, mean, std in zip(positions, report.groups, means, stds):
         values = [run.metrics.get(metric, math.nan) for run in group.runs]
         axes.scatter(np.full(len(values), position), values, color="black", s=12, zorder=3)
-    labels = [_bar_text(mean, std) for mean, std in zip(means, stds)]
-    axes.bar_label(bars, labels=labels, padding=4, fontsize=8)
-    top = np.nanmax(means + np.nan_to_num(stds)) if len(means) else 1.0
+        # The numbers go above the error bar and the highest seed, so nothing covers them.
+        top = np.nanmax([mean + np.nan_to_num(std), *values])
+        axes.annotate(
+            _bar_text(mean, std), (position, top), xytext=(0, 4), textcoords="offset points",
+            ha="center", va="bottom", fontsize=8,
+        )
+        tops.append(top)
+    top = np.nanmax(tops) if tops else 1.0
     axes.set_ylim(0, top * 1.25 if top > 0 else 1.0)
     axes.set_xticks(positions, [_wrapped(group.label) for group in report.groups], fontsize=8)
     axes.set_ylabel(metric)
