@@ -20,10 +20,14 @@ class PassThroughConfig:
 
 @dataclass
 class BPRConfig:
-    """Bayesian personalised ranking loss with uniformly sampled negatives."""
+    """Bayesian personalised ranking loss with uniformly sampled negatives.
+
+    ``l2`` weighs the squared norm of the batch's user and item vectors,
+    divided by the batch size.
+    """
 
     negatives: int = 1
-    l2: float = 0.0
+    l2: float = 0.005
 
 
 @dataclass
