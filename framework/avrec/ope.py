@@ -37,7 +37,7 @@ ESTIMATORS = ("ips", "snips", "dm", "dr")
 class LoggedFeedback:
     """Validated logs as index arrays.
 
-    ``candidates`` holds each row's sorted candidate items (None: the
+    ``candidates`` contains each row's sorted candidate items (None: the
     environment's default candidates), ``contexts`` each row's user context
     vector ``[n, d]`` (None: the run's user vectors).
     """
@@ -131,17 +131,17 @@ def validate_logs(
     source: str = "logs",
     first_line: int | None = None,
 ) -> LoggedFeedback:
-    """Check every row of a log and return it as index arrays; raise DataError naming the first bad row.
+    """Check every row of a log and return it as index arrays, or raise DataError naming the first bad row.
 
-    ``users`` and ``items`` map raw ids to indices; None means the columns
-    already hold indices. ``first_line`` is the file line of row 0 (2 for a
+    ``users`` and ``items`` map raw ids to indices. None means the columns
+    already contain indices. ``first_line`` is the file line of row 0 (2 for a
     CSV with a header), so messages can name the line too.
     """
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
     if missing:
         raise DataError(
-            f"{source} lacks the columns {missing}. A log needs {', '.join(REQUIRED_COLUMNS)}; "
-            f"optional: {', '.join(OPTIONAL_COLUMNS)}."
+            f"{source} is missing the columns {missing}. A log needs {', '.join(REQUIRED_COLUMNS)}, "
+            f"and may add {', '.join(OPTIONAL_COLUMNS)}."
         )
     if len(frame) == 0:
         raise DataError(f"{source} has no rows.")
@@ -191,7 +191,7 @@ def _candidates(
         if not raw:
             raise DataError(f"{where}: the candidate set is empty. List the items offered, separated by spaces.")
         if unknown:
-            raise DataError(f"{where}: unknown candidate item '{unknown[0]}'; it is not in the run's dataset.")
+            raise DataError(f"{where}: unknown candidate item '{unknown[0]}', which is not in the run's dataset.")
         indices = np.unique(items.indices(raw) if items is not None else np.asarray(raw, dtype=np.int64))
         if logged[row] not in indices:
             raise DataError(f"{where}: the logged item is not in the row's candidate set.")
@@ -208,7 +208,10 @@ def _contexts(column: pd.Series, context_dim: int | None, source: str, first_lin
             vector = np.array([np.nan])
         if not np.isfinite(vector).all():
             raise DataError(f"{_where(source, row, first_line)}: context {cell!r} is not a list of finite numbers.")
-        expected = context_dim if context_dim is not None else (len(rows[0]) if rows else len(vector))
+        if context_dim is not None:
+            expected = context_dim
+        else:
+            expected = len(rows[0]) if rows else len(vector)
         if len(vector) != expected:
             raise DataError(
                 f"{_where(source, row, first_line)}: context has dimension {len(vector)}, expected {expected} "
@@ -427,7 +430,7 @@ def simulate_logs(logging_policy: Policy, env: Any, n_rows: int, seed: int) -> L
         propensities[rows] = distribution[chosen]
     rewards = np.array([env.rewards(user, [item])[0] for user, item in zip(users, items)])
     if (propensities <= 0).any():
-        raise ConfigError("The logging policy chose an item with probability 0; use a policy with full support.")
+        raise ConfigError("The logging policy chose an item with probability 0. Use a logging policy that gives every candidate a positive probability.")
     return LoggedFeedback(users.astype(np.int64), items, rewards, propensities)
 
 

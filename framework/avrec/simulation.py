@@ -1,10 +1,10 @@
 """Online bandit simulation on held-out feedback: environment, policy context and runner.
 
 Each round draws a user from the test users with a seeded stream that is
-the same for every policy, offers the items outside the user's training
-history as candidates, and pays reward 1 for each recommended item that
-the user rated at or above the threshold in the held-out split (valid and
-test together), else 0.
+the same for every policy. The candidates are the items outside the user's
+training history. Each recommended item pays reward 1 when the user rated
+it at or above the threshold in the held-out split (valid and test
+together), else 0.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ PLOT_FILE = "simulation.png"
 
 @dataclass
 class PolicyContext:
-    """What a policy is built from: the trained run's vectors and scores, and a seed.
+    """Inputs a policy is built from: the trained run's vectors and scores, and a seed.
 
     ``score_fn`` maps an array of user indices to the model's scores
     ``[len(users), n_items]``.
@@ -143,7 +143,7 @@ class Environment:
         return self._rows[int(user)]
 
     def user_stream(self, seed: int, rounds: int) -> np.ndarray:
-        """Return the users of ``rounds`` rounds, drawn uniformly with replacement; equal seeds give equal streams."""
+        """Return the users of ``rounds`` rounds, drawn uniformly with replacement. Equal seeds give equal streams."""
         return np.random.default_rng(seed).choice(self.users, size=rounds, replace=True)
 
     def reset(self) -> None:
@@ -320,7 +320,7 @@ def simulate(
 ) -> SimulationResult:
     """Run every policy on every seed's user stream and compare them pairwise.
 
-    ``result.policies`` holds each policy as it ended the first seed's run,
+    ``result.policies`` contains each policy as it ended the first seed's run,
     for saving its state or evaluating it off-policy.
     """
     if rounds < 1 or k < 1 or not seeds:
@@ -366,7 +366,7 @@ def load_policy_state(path: Path, name: str, policy: Policy) -> None:
     saved_class = payload.get("class")
     if saved_class != type(policy).__qualname__:
         raise ConfigError(
-            f"{path} holds the state of a {saved_class} policy ('{payload.get('policy')}'), "
+            f"{path} contains the state of a {saved_class} policy ('{payload.get('policy')}'), "
             f"which cannot be loaded into policy '{name}' ({type(policy).__qualname__})."
         )
     policy.load_state_dict(payload["state"])

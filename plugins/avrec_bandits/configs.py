@@ -43,7 +43,7 @@ class LinearConfig:
     that many rank-1 updates to stop round-off from accumulating (0 never does).
     """
 
-    features: list[str] = field(default_factory=lambda: ["product"])
+    features: list[str] = field(default_factory=lambda: ["product", "concat", "bias"])
     ridge: float = 1.0
     scale_vectors: bool = True
     refactor_every: int = 2000
@@ -77,5 +77,5 @@ class LinTSConfig(LinearConfig):
     closed form.
     """
 
-    posterior_scale: float = 0.5
+    posterior_scale: float = 0.1
     ope_samples: int = 100

@@ -26,8 +26,8 @@ class ContextFeatures:
             )
         if user_vectors.shape[1] != item_vectors.shape[1]:
             raise ConfigError(
-                f"User vectors have width {user_vectors.shape[1]} but item vectors {item_vectors.shape[1]}; "
-                f"the product feature needs equal widths."
+                f"User vectors have width {user_vectors.shape[1]} but item vectors {item_vectors.shape[1]}. "
+                f"The context features need equal widths, so train the run with one model.dim."
             )
         self.kinds = kinds
         self.users = self._scaled(user_vectors, scale)
@@ -93,7 +93,7 @@ class ContextFeatures:
         return self.basis[items], None
 
     def linear_form(self, user: int, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """Return x(user, item) @ weights for each item; ``weights`` is ``[dim]`` or ``[dim, m]``."""
+        """Return x(user, item) @ weights for each item, where ``weights`` is ``[dim]`` or ``[dim, m]``."""
         reduced = (self.projection(user).T @ weights).astype(np.float32)
         rows, positions = self._rows(items)
         values = rows @ reduced

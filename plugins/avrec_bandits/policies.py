@@ -3,7 +3,7 @@
 Every policy is built as ``Policy(config, context)`` with an
 :class:`avrec.simulation.PolicyContext`. Propensities are the marginal
 probability that each chosen item appears in the slate, given the policy's
-current state; a policy returns None where that has no closed form.
+current state. A policy returns None where that has no closed form.
 :meth:`BanditPolicy.action_probabilities` gives the full single-item
 (k = 1) distribution over the candidates, which off-policy evaluation needs.
 """
@@ -34,7 +34,7 @@ EPSILON_SCORES = ("linear", "model")
 
 
 def top_k(values: np.ndarray, k: int) -> np.ndarray:
-    """Return the positions of the ``k`` largest values, best first; ties go to the lower position."""
+    """Return the positions of the ``k`` largest values, best first, with ties going to the lower position."""
     if k == 1:
         return np.array([int(np.argmax(values))])
     part = np.argpartition(-values, k - 1)[:k]
@@ -87,7 +87,7 @@ class RandomPolicy(BanditPolicy):
 
 
 class GreedyPolicy(BanditPolicy):
-    """The trained model's top-k; it does not learn online."""
+    """Top-k by the trained model's scores, without online learning."""
 
     def __init__(self, config: GreedyConfig, context: PolicyContext) -> None:
         super().__init__(config, context)
@@ -102,7 +102,7 @@ class GreedyPolicy(BanditPolicy):
 
 
 class SoftmaxPolicy(BanditPolicy):
-    """Samples from a softmax over the model's standardised scores; the usual stochastic logging policy."""
+    """Softmax sampling over the model's standardised scores, the usual stochastic logging policy."""
 
     def __init__(self, config: SoftmaxConfig, context: PolicyContext) -> None:
         super().__init__(config, context)
@@ -128,7 +128,7 @@ class SoftmaxPolicy(BanditPolicy):
             probabilities = self.action_probabilities(user, candidates)
             chosen = int(self.rng.choice(len(candidates), p=probabilities))
             return Slate(candidates[[chosen]], probabilities[[chosen]])
-        # Gumbel top-k samples k items without replacement (Plackett-Luce); their
+        # Gumbel top-k samples k items without replacement (Plackett-Luce). Their
         # marginal inclusion probabilities have no closed form.
         noisy = self._logits(user, candidates) + self.rng.gumbel(size=len(candidates))
         return Slate(candidates[top_k(noisy, k)], None)
@@ -153,7 +153,7 @@ class LinearPolicy(BanditPolicy):
 
 
 class EpsilonGreedyPolicy(LinearPolicy):
-    """Best slate by the ridge model's mean (or the model's scores); a uniform random slate with probability epsilon."""
+    """Best slate by the ridge model's mean (or the model's scores), or with probability epsilon a uniform random slate."""
 
     def __init__(self, config: EpsilonGreedyConfig, context: PolicyContext) -> None:
         super().__init__(config, context)

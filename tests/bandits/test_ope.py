@@ -212,7 +212,7 @@ def test_logged_item_outside_candidates_named() -> None:
 
 
 def test_missing_column_named() -> None:
-    with pytest.raises(DataError, match=r"lacks the columns \['propensity'\]"):
+    with pytest.raises(DataError, match=r"missing the columns \['propensity'\]"):
         validate_logs(_log().drop(columns="propensity"), USERS, ITEMS)
 
 

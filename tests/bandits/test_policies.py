@@ -188,9 +188,10 @@ def test_state_of_other_policy_rejected(synthetic, tmp_path) -> None:
 def test_state_of_other_dimension_rejected(synthetic, tmp_path) -> None:
     context, _ = synthetic
     save_policy_state(tmp_path / "ucb.pt", "linucb", FACTORIES["linucb"](context))
-    wider = LinUCBPolicy(LinUCBConfig(features=["product", "bias"]), context)
-    with pytest.raises(ConfigError, match="context dimension 8"):
-        load_policy_state(tmp_path / "ucb.pt", "linucb", wider)
+    narrower = LinUCBPolicy(LinUCBConfig(features=["product", "bias"]), context)
+    # The default features are product (8), concat (16) and bias (1).
+    with pytest.raises(ConfigError, match="context dimension 25"):
+        load_policy_state(tmp_path / "ucb.pt", "linucb", narrower)
 
 
 def test_lin_ts_action_probabilities_sum_to_one(synthetic) -> None:

@@ -33,10 +33,10 @@ POLICY_STATE_DIR = "policies"
 
 @dataclass
 class SimulateConfig:
-    """Settings of ``avrec simulate``; see the module docstring for the override syntax.
+    """Settings of ``avrec simulate``. The module docstring shows the override syntax.
 
     ``policy`` lists policy presets (conf/policy/NAME.yaml) or component
-    names. ``seeds`` fixes one user stream each; all policies share it.
+    names. ``seeds`` fixes one user stream each, and all policies share it.
     ``k`` is the slate size. ``exclude_shown`` offers each item to a user at
     most once per run. ``save_policies`` writes each policy's state after
     the first seed to RUN_DIR/policies/NAME.pt, and ``load_policies`` names
@@ -104,7 +104,7 @@ def parse_overrides(args: list[str]) -> tuple[SimulateConfig, dict[str, DictConf
             choices = own + selected
             raise ConfigError(
                 f"Unknown simulate key '{key}'.{suggest(str(key), choices)} Valid keys: {', '.join(own)}, "
-                f"or POLICY.key for a selected policy ({', '.join(selected)}); registered policies: "
+                f"or POLICY.key for a selected policy ({', '.join(selected)}). Registered policies: "
                 f"{', '.join(registry_names)}."
             )
         policy_overrides[str(key)] = node[key]
@@ -147,7 +147,7 @@ def _check(config: SimulateConfig) -> None:
     if len(config.ope_reward_range) != 2 or config.ope_reward_range[0] >= config.ope_reward_range[1]:
         problems.append(f"ope_reward_range={config.ope_reward_range} must be [LOW, HIGH] with LOW < HIGH")
     if problems:
-        raise ConfigError("Invalid simulate settings: " + "; ".join(problems) + ".")
+        raise ConfigError("Invalid simulate settings: " + ". ".join(problems) + ".")
 
 
 def _factory(spec: ComponentSpec, policy_config: Any, name: str, state_dir: Path | None):
@@ -227,7 +227,7 @@ def run_ope(
         "n_bootstrap": config.ope_bootstrap, "confidence": config.ope_confidence,
     }
     report: dict[str, Any] = {
-        "note": "Targets are the policies frozen after the first seed's online run; values are rewards per decision (k=1).",
+        "note": "Targets are the policies frozen after the first seed's online run. Values are rewards per decision (k=1).",
         "bootstrap": config.ope_bootstrap,
         "confidence": config.ope_confidence,
     }
