@@ -86,13 +86,22 @@ def compose_config(overrides: list[str]) -> DictConfig:
 def _missing_option_error(error: MissingConfigException) -> ConfigError:
     missing = error.missing_cfg_file or ""
     group, _, option = missing.rpartition("/")
-    options = list(error.options or [])
+    options = list(error.options or []) or _group_options(group)
     if group in KINDS or group in ("trainer", "eval"):
         return ConfigError(
             f"Unknown {group} '{option}'.{suggest(option, options)} "
             f"Available {group} options: {', '.join(sorted(options)) or '(none)'}."
         )
     return ConfigError(f"Config '{missing}' not found. Available options: {', '.join(sorted(options))}.")
+
+
+def _group_options(group: str) -> list[str]:
+    """Options of a config group from the YAML presets and the registry (Hydra omits them for lists)."""
+    manager = get_plugin_manager()
+    names = {path.stem for d in [config_dir(), *manager.config_dirs()] for path in (d / group).glob("*.yaml")}
+    if group in KINDS:
+        names.update(manager.registry.names(group))
+    return sorted(names)
 
 
 def _override_error(error: ConfigCompositionException, overrides: list[str]) -> ConfigError:
