@@ -42,7 +42,7 @@ def _faiss():
 
 @dataclass
 class IndexConfig:
-    """How the item index is built.
+    """Settings of the item index.
 
     ``kind`` is ``flat`` (exact inner product) or ``ivf`` (inverted lists,
     approximate). ``nlist`` of 0 picks about 4 x sqrt(n) lists, capped so each
@@ -132,7 +132,7 @@ class ItemIndex:
             raise ConfigError(f"Invalid k {k}: request at least 1 result.")
         matrix = _as_matrix(queries, "Queries")
         if matrix.shape[1] != self.dim:
-            raise DataError(f"Queries have width {matrix.shape[1]} but the index holds vectors of width {self.dim}.")
+            raise DataError(f"Queries have width {matrix.shape[1]} but the index contains vectors of width {self.dim}.")
         if self.normalize:
             matrix = _normalized(matrix)
         excluded = [set() if row is None else {int(i) for i in row} for row in (exclude or [None] * len(matrix))]
@@ -143,11 +143,11 @@ class ItemIndex:
         out_scores = np.full((len(matrix), k), -np.inf, dtype=np.float32)
         out_ids = np.full((len(matrix), k), -1, dtype=np.int64)
         for row in range(len(matrix)):
-            kept = self._filter(scores[row], ids[row], excluded[row], k)
-            if len(kept) < k and fetch < self.size:
+            results = self._filter(scores[row], ids[row], excluded[row], k)
+            if len(results) < k and fetch < self.size:
                 full_scores, full_ids = self._search(matrix[row : row + 1], self.size)
-                kept = self._filter(full_scores[0], full_ids[0], excluded[row], k)
-            for column, (score, item) in enumerate(kept):
+                results = self._filter(full_scores[0], full_ids[0], excluded[row], k)
+            for column, (score, item) in enumerate(results):
                 out_scores[row, column] = score
                 out_ids[row, column] = item
         return out_scores, out_ids
@@ -159,13 +159,13 @@ class ItemIndex:
 
     @staticmethod
     def _filter(scores: np.ndarray, ids: np.ndarray, excluded: set[int], k: int) -> list[tuple[float, int]]:
-        kept = []
+        results = []
         for score, item in zip(scores.tolist(), ids.tolist()):
             if item >= 0 and item not in excluded:
-                kept.append((score, item))
-                if len(kept) == k:
+                results.append((score, item))
+                if len(results) == k:
                     break
-        return kept
+        return results
 
     def save(self, path: Path) -> None:
         """Write the index atomically, with a SHA-256 sidecar."""

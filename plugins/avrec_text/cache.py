@@ -1,10 +1,11 @@
 """On-disk cache of pooled text embeddings, one entry per (model, pooling, max length, text).
 
 Entries live in shard files (``.npz`` with a ``.sha256`` sidecar) under one
-directory per model. Each encoding pass writes one new shard atomically, so
-concurrent writers never clash; when the directory holds more than
-``max_shards`` shards they are merged into one. A shard whose checksum or
-content is wrong is logged, deleted and its entries are encoded again.
+directory per model. Each encoding pass writes one new shard, named by the
+hash of its keys, through an atomic rename, so concurrent writers do not
+overwrite each other's entries. When the directory contains more than
+``max_shards`` shards, they are merged into one. A shard whose checksum or
+content is wrong is logged and deleted, and its entries are encoded again.
 """
 
 from __future__ import annotations
@@ -81,10 +82,10 @@ class EmbeddingCache:
             raise DataError(f"{shard} is not a valid embedding shard: {error}.") from error
         if embeddings.shape != (len(keys), self.dim):
             raise DataError(
-                f"{shard} holds embeddings of shape {embeddings.shape}, expected ({len(keys)}, {self.dim})."
+                f"{shard} contains embeddings of shape {embeddings.shape}, expected ({len(keys)}, {self.dim})."
             )
         if not np.isfinite(embeddings).all():
-            raise DataError(f"{shard} holds non-finite embeddings.")
+            raise DataError(f"{shard} contains non-finite embeddings.")
         return keys, embeddings
 
     def add(self, keys: Sequence[str], embeddings: np.ndarray) -> None:

@@ -74,6 +74,23 @@ class TextEncoder(Encoder):
         self.language = LanguageModel(
             config.model_name_or_path, config.pooling, config.max_length, config.batch_size, device
         )
+        self._build_texts(config, context)
+
+        self._dim = config.dim or context.dim
+        self.projection = nn.Linear(self.language.hidden_size, self._dim)
+        self.cache_stats = CacheStats()
+        self.transformer: nn.Module | None = None
+        self._token_ids: list[list[int]] | None = None
+        self._eval_memo: torch.Tensor | None = None
+
+        if config.unfreeze_top_layers > 0:
+            self._unfreeze(config.unfreeze_top_layers)
+            self.register_buffer("raw_embeddings", torch.zeros(0), persistent=False)
+        else:
+            raw, self.cache_stats = embed_texts(self.language, self.texts, self.cache_root)
+            self.register_buffer("raw_embeddings", torch.from_numpy(raw), persistent=False)
+
+    def _build_texts(self, config: TextEncoderConfig, context: BuildContext) -> None:
         dataset = context.dataset
         self.texts = item_texts(dataset.item_features, dataset.n_items, config.fields, config.template)
         self._search_texts = self.texts
@@ -85,18 +102,6 @@ class TextEncoder(Encoder):
         if not config.mask_empty:
             has_text = torch.ones_like(has_text)
         self.register_buffer("has_text", has_text, persistent=False)
-        self._dim = config.dim or context.dim
-        self.projection = nn.Linear(self.language.hidden_size, self._dim)
-        self.cache_stats = CacheStats()
-        self.transformer: nn.Module | None = None
-        self._token_ids: list[list[int]] | None = None
-        self._eval_memo: torch.Tensor | None = None
-        if config.unfreeze_top_layers > 0:
-            self._unfreeze(config.unfreeze_top_layers)
-            self.register_buffer("raw_embeddings", torch.zeros(0), persistent=False)
-        else:
-            raw, self.cache_stats = embed_texts(self.language, self.texts, self.cache_root)
-            self.register_buffer("raw_embeddings", torch.from_numpy(raw), persistent=False)
 
     @property
     def output_dim(self) -> int:

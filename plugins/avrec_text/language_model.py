@@ -49,7 +49,7 @@ def _packaged_model_dir(name: str) -> Path:
     directory = Path(module.__file__).resolve().parent / subdirectory
     if not (directory / "config.json").exists():
         raise ConfigError(
-            f"The package '{module_name}' is installed but {directory} holds no model "
+            f"The package '{module_name}' is installed but {directory} contains no model "
             f"(config.json is missing). Reinstall it: pip install --force-reinstall {module_name.replace('_', '-')}"
         )
     return directory
@@ -155,9 +155,9 @@ class LanguageModel:
     def _pretrained_kwargs(self) -> dict:
         return {"local_files_only": self.is_local or hub_offline()}
 
-    def _load_error(self, what: str, error: Exception) -> ConfigError:
+    def _load_error(self, component: str, error: Exception) -> ConfigError:
         return ConfigError(
-            f"Failed to load the {what} of encoder.text.model_name_or_path '{self.name_or_path}' "
+            f"Failed to load the {component} of encoder.text.model_name_or_path '{self.name_or_path}' "
             f"({self.source}): {error}. Pass a Hugging Face BERT-family model directory."
         )
 
