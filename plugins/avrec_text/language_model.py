@@ -84,6 +84,7 @@ def resolve_model_source(name_or_path: str) -> tuple[str, bool]:
             f"model ({packaged}), and HF_HUB_OFFLINE=1 forbids downloading it from the Hugging Face hub. "
             f"Pass a local model directory, or unset HF_HUB_OFFLINE on a machine with network access."
         )
+    # NOTE: hub downloads (and state_identity for hub models) are untested here, since tests run offline.
     return name_or_path, False
 
 
