@@ -239,3 +239,26 @@ def test_parquet_log_with_candidates_and_context(tmp_path) -> None:
     logs = read_log_file(path, USERS, ITEMS, context_dim=2)
     assert logs.candidates[3].tolist() == [0, 3]
     assert logs.contexts.shape == (4, 2)
+
+
+def test_explicit_candidates_and_contexts_match_defaults(ope_setting) -> None:
+    context, env, logging_policy, targets = ope_setting
+    logs = simulate_logs(logging_policy, env, 300, seed=2)
+    explicit = simulate_logs(logging_policy, env, 300, seed=2)
+    explicit.candidates = [env.base_candidates(user) for user in explicit.users]
+    explicit.contexts = context.user_vectors[explicit.users]
+    chosen = {"greedy": targets["greedy"]}
+    arguments = (context.user_vectors, context.item_vectors, env.base_candidates)
+    default = evaluate_offline(logs, chosen, *arguments, n_bootstrap=10)["greedy"]
+    given = evaluate_offline(explicit, chosen, *arguments, n_bootstrap=10)["greedy"]
+    for estimator in ("ips", "dr"):
+        assert given[estimator].value == pytest.approx(default[estimator].value), estimator
+
+
+def test_logged_item_outside_default_candidates_named(ope_setting) -> None:
+    context, env, logging_policy, targets = ope_setting
+    logs = simulate_logs(logging_policy, env, 50, seed=3)
+    trained_item = int(np.flatnonzero(~env.allowed[env.row(logs.users[7])])[0])
+    logs.items[7] = trained_item
+    with pytest.raises(DataError, match="row 7: the logged item is not among the user's candidates"):
+        evaluate_offline(logs, {"greedy": targets["greedy"]}, context.user_vectors, context.item_vectors, env.base_candidates, n_bootstrap=10)

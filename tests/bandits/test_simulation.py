@@ -201,3 +201,11 @@ def test_simulate_resumes_saved_policy(trained_slice_run: Path) -> None:
     main(["simulate", str(trained_slice_run), "policy=[linucb]", "rounds=100", f"load_policies={state_dir}"])
     # The resumed policy continued from 100 updates, so the state saved after it holds 200.
     assert load_torch(state_dir / "linucb.pt")["state"]["model"]["n_updates"] == 200
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (Path(__file__).parents[2] / "conf" / "policy").glob("*.yaml")))
+def test_policy_preset_validates(preset: str) -> None:
+    from avrec.cli.simulate import resolve_policies
+
+    spec, _ = resolve_policies([preset], {})[preset]
+    assert spec.name == preset

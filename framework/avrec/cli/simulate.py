@@ -67,11 +67,17 @@ class SimulateConfig:
     ope_ridge: float = 1.0
 
 
+def _format_default(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ",".join(str(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "null" if value is None else str(value)
+
+
 def _usage() -> str:
-    fields = "\n".join(
-        f"  {f.name}={OmegaConf.to_yaml(OmegaConf.create({'v': f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default})).strip()[3:]}"
-        for f in dataclasses.fields(SimulateConfig)
-    )
+    defaults = dataclasses.asdict(SimulateConfig())
+    fields = "\n".join(f"  {name}={_format_default(value)}" for name, value in defaults.items())
     policies = ", ".join(get_plugin_manager().registry.names("policy"))
     return (
         "usage: avrec simulate RUN_DIR [key=value ...]\n\n"
