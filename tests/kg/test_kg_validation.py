@@ -17,10 +17,9 @@ from avrec.data.kg import (
 )
 from avrec.errors import ConfigError, DataError
 
-# Real ml-100k Freebase facts about Toy Story (m.0dyb1) and GoldenEye (m.0m313).
-TOY_STORY_ACTOR = "m.0dyb1\tfilm.film.actor\tm.0p_47"
-TOY_STORY_GENRE = "m.0dyb1\tfilm.film.genre\tm.0hcr"
-GOLDENEYE_SEQUEL = "m.0m313\tfilm.film.sequel\tm.0ds4v7"
+# Lines of the ml-100k .kg file: Toy Story (item 1, entity m.0dyb1) with an actor and a genre.
+TOY_STORY_ACTOR = "m.0dyb1\tfilm.film.actor\tm.01lx_z"
+TOY_STORY_GENRE = "m.0dyb1\tfilm.film.genre\tm.01hmnh"
 
 
 def write(tmp_path: Path, name: str, lines: list[str]) -> Path:
@@ -35,7 +34,7 @@ def triples_file(tmp_path: Path, rows: list[str]) -> Path:
 
 def test_reads_triples_with_header(tmp_path):
     table = read_label_tsv(triples_file(tmp_path, [TOY_STORY_ACTOR, TOY_STORY_GENRE]), TRIPLE_COLUMNS)
-    assert table.frame.values.tolist() == [["m.0dyb1", "film.film.actor", "m.0p_47"], ["m.0dyb1", "film.film.genre", "m.0hcr"]]
+    assert table.frame.values.tolist() == [["m.0dyb1", "film.film.actor", "m.01lx_z"], ["m.0dyb1", "film.film.genre", "m.01hmnh"]]
 
 
 def test_skips_empty_lines_and_keeps_line_numbers(tmp_path):
@@ -61,14 +60,14 @@ def test_malformed_line_names_line_and_value(tmp_path):
 
 
 def test_empty_label_is_rejected(tmp_path):
-    path = triples_file(tmp_path, ["m.0dyb1\t \tm.0hcr"])
+    path = triples_file(tmp_path, ["m.0dyb1\t \tm.01hmnh"])
     with pytest.raises(DataError, match="line 2: empty relation"):
         read_label_tsv(path, TRIPLE_COLUMNS)
 
 
 def test_invalid_utf8_names_line(tmp_path):
     path = tmp_path / "triples.tsv"
-    path.write_bytes(b"head\trelation\ttail\n" + TOY_STORY_ACTOR.encode() + b"\nAm\xe9lie\tfilm.film.genre\tm.0hcr\n")
+    path.write_bytes(b"head\trelation\ttail\n" + TOY_STORY_ACTOR.encode() + b"\nAm\xe9lie\tfilm.film.genre\tm.01hmnh\n")
     with pytest.raises(DataError, match="line 3: bytes"):
         read_label_tsv(path, TRIPLE_COLUMNS)
 
@@ -87,7 +86,7 @@ def test_self_loops_dropped_by_default_rule(tmp_path, caplog):
     path = triples_file(tmp_path, [TOY_STORY_ACTOR, "m.0dyb1\tfilm.film.sequel\tm.0dyb1"])
     with caplog.at_level(logging.WARNING):
         frame, stats = clean_triples(read_label_tsv(path, TRIPLE_COLUMNS), "drop")
-    assert frame["tail"].tolist() == ["m.0p_47"]
+    assert frame["tail"].tolist() == ["m.01lx_z"]
     assert stats.self_loops_dropped == 1
     assert "self-loops (head = tail) were dropped" in caplog.text
     assert "line 3" in caplog.text
@@ -114,22 +113,22 @@ def links_file(tmp_path: Path, rows: list[str]) -> Path:
 
 
 ITEM_IDS = {"1": 0, "2": 1, "3": 2}
-ENTITIES = {"m.0dyb1", "m.0m313"}
+ENTITIES = {"m.0dyb1", "m.09w353"}
 
 
 def test_links_map_items_to_entities(tmp_path):
-    table = read_label_tsv(links_file(tmp_path, ["1\tm.0dyb1", "2\tm.0m313"]), LINK_COLUMNS)
-    assert link_items(table, ITEM_IDS, ENTITIES) == {0: "m.0dyb1", 1: "m.0m313"}
+    table = read_label_tsv(links_file(tmp_path, ["1\tm.0dyb1", "2\tm.09w353"]), LINK_COLUMNS)
+    assert link_items(table, ITEM_IDS, ENTITIES) == {0: "m.0dyb1", 1: "m.09w353"}
 
 
 def test_link_to_unknown_item_names_line(tmp_path):
-    table = read_label_tsv(links_file(tmp_path, ["1\tm.0dyb1", "99\tm.0m313"]), LINK_COLUMNS)
+    table = read_label_tsv(links_file(tmp_path, ["1\tm.0dyb1", "99\tm.09w353"]), LINK_COLUMNS)
     with pytest.raises(DataError, match=r"links.tsv, line 3: 1 links name items that are not in the dataset, the first is '99'"):
         link_items(table, ITEM_IDS, ENTITIES)
 
 
 def test_unknown_item_skipped_in_warn_mode(tmp_path, caplog):
-    table = read_label_tsv(links_file(tmp_path, ["1\tm.0dyb1", "99\tm.0m313"]), LINK_COLUMNS)
+    table = read_label_tsv(links_file(tmp_path, ["1\tm.0dyb1", "99\tm.09w353"]), LINK_COLUMNS)
     with caplog.at_level(logging.WARNING):
         linked = link_items(table, ITEM_IDS, ENTITIES, unknown_items="warn")
     assert linked == {0: "m.0dyb1"}
@@ -146,7 +145,7 @@ def test_link_to_unknown_entity_counted(tmp_path, caplog):
 
 
 def test_item_linked_twice_keeps_first(tmp_path, caplog):
-    table = read_label_tsv(links_file(tmp_path, ["1\tm.0dyb1", "1\tm.0m313"]), LINK_COLUMNS)
+    table = read_label_tsv(links_file(tmp_path, ["1\tm.0dyb1", "1\tm.09w353"]), LINK_COLUMNS)
     with caplog.at_level(logging.WARNING):
         linked = link_items(table, ITEM_IDS, ENTITIES)
     assert linked == {0: "m.0dyb1"}
