@@ -11,11 +11,15 @@ class ConcatFusionConfig:
 
     ``rescale`` multiplies the sum of the present modalities' projections by
     ``n_modalities / n_present``, so an item with fewer modalities keeps the
-    same expected scale.
+    same expected scale. ``dropout`` applies to the projected embeddings in
+    training. ``modality_dropout`` is the probability, in
+    training only, that a present modality of an item is hidden from the
+    fusion. An item never loses all its modalities this way.
     """
 
     rescale: bool = True
     dropout: float = 0.0
+    modality_dropout: float = 0.0
 
 
 @dataclass
@@ -24,8 +28,19 @@ class GatedFusionConfig:
 
     ``gate_hidden`` is the width of the gate scorer's hidden layer and
     ``temperature`` divides the gate logits before the softmax.
+    ``dropout`` applies to the projected embeddings in training.
+    ``modality_dropout`` is the probability, in training only, that a present
+    modality of an item is hidden from the fusion. An item never loses all
+    its modalities this way. Dropout keeps the gate from shutting off a modality
+    that is still untrained, such as id embeddings next to text.
+    ``project_same_dim`` also projects modalities whose width already equals
+    ``model.dim``. When false they enter the gate unchanged, because such an
+    encoder output is either a free embedding or already has its own trained
+    projection, and a second linear map only reparametrizes it.
     """
 
     gate_hidden: int = 64
     temperature: float = 1.0
     dropout: float = 0.0
+    modality_dropout: float = 0.0
+    project_same_dim: bool = False

@@ -28,19 +28,38 @@ if TYPE_CHECKING:
 _logger = logging.getLogger(__name__)
 
 
+def _projection(input_dim: int, output_dim: int, bias: bool) -> nn.Linear:
+    """Return a linear map with (semi-)orthogonal initial weights and zero bias.
+
+    An orthogonal map keeps the norm of the modality embeddings. PyTorch's
+    default Linear init divides the variance by about 3, which slowed the
+    training of id embeddings behind the fusion in ml-100k runs.
+    """
+    layer = nn.Linear(input_dim, output_dim, bias=bias)
+    nn.init.orthogonal_(layer.weight)
+    if bias:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
 class _MaskedFusion(Fusion):
     """Base of the masked fusions: one linear projection per modality and a vector for items without any."""
 
-    def __init__(self, config: Any, input_dims: dict[str, int], output_dim: int, *, bias: bool) -> None:
+    def __init__(
+        self, config: Any, input_dims: dict[str, int], output_dim: int, *, bias: bool, project_same_dim: bool = True
+    ) -> None:
         super().__init__(config, input_dims, output_dim)
         if not input_dims:
             raise ConfigError("The fusion received no encoder. Select at least one, e.g. encoder=[id,text].")
-        if not 0.0 <= config.dropout < 1.0:
-            raise ConfigError(f"Invalid fusion.dropout {config.dropout}; use a value in [0, 1).")
+        for key in ("dropout", "modality_dropout"):
+            value = getattr(config, key)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"Invalid fusion.{key} {value}; use a value in [0, 1).")
         self.modalities = list(input_dims)
-        self.projections = nn.ModuleDict(
-            {name: nn.Linear(dim, output_dim, bias=bias) for name, dim in input_dims.items()}
-        )
+        self.projections = nn.ModuleDict({
+            name: _projection(dim, output_dim, bias) if project_same_dim or dim != output_dim else nn.Identity()
+            for name, dim in input_dims.items()
+        })
         self.missing = nn.Parameter(torch.randn(output_dim) * 0.02)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -57,7 +76,17 @@ class _MaskedFusion(Fusion):
             inputs = torch.where(mask.unsqueeze(-1), output.embeddings, output.embeddings.new_zeros(()))
             projected.append(self.projections[name](inputs))
             masks.append(mask)
-        return self.dropout(torch.stack(projected, dim=1)), torch.stack(masks, dim=1)
+        mask = torch.stack(masks, dim=1)
+        if self.training and self.config.modality_dropout > 0:
+            mask = self._drop_modalities(mask)
+        return self.dropout(torch.stack(projected, dim=1)), mask
+
+    def _drop_modalities(self, mask: torch.Tensor) -> torch.Tensor:
+        """Hide each present modality with probability ``modality_dropout``, keeping at least one per item."""
+        keep = torch.rand(mask.shape, device=mask.device) >= self.config.modality_dropout
+        dropped = mask & keep
+        # Items that would lose every modality keep their original mask.
+        return torch.where(dropped.any(dim=1, keepdim=True), dropped, mask)
 
     def _fill_missing(self, fused: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         has_any = mask.any(dim=1, keepdim=True)
@@ -93,13 +122,14 @@ class GatedFusion(_MaskedFusion):
 
     Each present modality ``m`` of an item gets the logit
     ``v^T tanh(W h_m) + c_m``, where ``h_m`` is its projection to
-    ``output_dim`` and ``c_m`` a learned per-modality bias. Absent
+    ``output_dim`` (the embedding itself when it already has that width and
+    ``project_same_dim`` is false) and ``c_m`` a learned per-modality bias. Absent
     modalities get ``-inf``, so the gates of an item sum to 1 over the
     modalities it has and are exactly 0 elsewhere.
     """
 
     def __init__(self, config: GatedFusionConfig, input_dims: dict[str, int], output_dim: int) -> None:
-        super().__init__(config, input_dims, output_dim, bias=True)
+        super().__init__(config, input_dims, output_dim, bias=True, project_same_dim=config.project_same_dim)
         if config.temperature <= 0:
             raise ConfigError(f"Invalid fusion.temperature {config.temperature}; use a value > 0.")
         if config.gate_hidden < 1:

@@ -133,10 +133,6 @@ def test_gated_output_is_gate_weighted_projection(gated):
 def test_gate_logits_by_hand():
     fusion = GatedFusion(GatedFusionConfig(gate_hidden=1), {"a": 1, "b": 1}, 1)
     with torch.no_grad():
-        fusion.projections["a"].weight.fill_(1.0)
-        fusion.projections["a"].bias.zero_()
-        fusion.projections["b"].weight.fill_(1.0)
-        fusion.projections["b"].bias.zero_()
         fusion.gate_hidden.weight.fill_(1.0)
         fusion.gate_hidden.bias.zero_()
         fusion.gate_out.weight.fill_(1.0)
@@ -160,3 +156,48 @@ def test_unexpected_modality_raises(concat):
     outputs["video"] = outputs.pop("text")
     with pytest.raises(ValueError, match="video"):
         concat(outputs)
+
+
+def test_gated_passes_same_width_modality_through(gated):
+    outputs = _outputs()
+    # Item 2 has only text, whose width 2 already equals the output width.
+    assert torch.equal(gated(outputs)[2], outputs["text"].embeddings[2])
+
+
+def test_gated_projects_same_width_on_request():
+    fusion = GatedFusion(GatedFusionConfig(project_same_dim=True), DIMS, 2)
+    assert isinstance(fusion.projections["text"], torch.nn.Linear)
+
+
+def test_projection_init_keeps_norm():
+    fusion = ConcatFusion(ConcatFusionConfig(), {"id": 4}, 4)
+    vector = torch.tensor([1.0, -2.0, 0.5, 3.0])
+    projected = fusion.projections["id"](vector)
+    assert projected.norm().item() == pytest.approx(vector.norm().item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("fusion_class,config_class", [(ConcatFusion, ConcatFusionConfig), (GatedFusion, GatedFusionConfig)])
+def test_modality_dropout_keeps_one_modality(fusion_class, config_class):
+    torch.manual_seed(0)
+    fusion = fusion_class(config_class(modality_dropout=0.9), DIMS, 2).train()
+    mask = torch.ones(1000, 2, dtype=torch.bool)
+    assert fusion._drop_modalities(mask).any(dim=1).all()
+
+
+def test_modality_dropout_hides_modalities_in_training():
+    torch.manual_seed(0)
+    fusion = GatedFusion(GatedFusionConfig(modality_dropout=0.5), DIMS, 2).train()
+    mask = torch.ones(1000, 2, dtype=torch.bool)
+    # A row loses one modality with probability 0.5 (both drawn hidden are restored), so about 500.
+    assert 420 < int((~fusion._drop_modalities(mask)).sum()) < 580
+
+
+def test_modality_dropout_off_in_eval():
+    fusion = GatedFusion(GatedFusionConfig(modality_dropout=0.5), DIMS, 2).eval()
+    first, second = fusion(_outputs()), fusion(_outputs())
+    assert torch.equal(first, second)
+
+
+def test_modality_dropout_must_be_below_one():
+    with pytest.raises(ConfigError, match="modality_dropout"):
+        ConcatFusion(ConcatFusionConfig(modality_dropout=1.0), DIMS, 2)
