@@ -270,7 +270,7 @@ def _limit_blas_threads(args: list[str]) -> None:
 
     The policies multiply matrices of about 2,000 x 65 per decision, too
     small to gain from threads. Threaded BLAS on a busy machine made LinUCB
-    about 10 times slower in a measurement on a shared 2-core CPU. An
+    about 8 times slower in one measurement on a shared 2-core CPU. An
     OPENBLAS_NUM_THREADS already set in the environment wins.
     """
     values = [arg.split("=", 1)[1] for arg in args if arg.startswith("num_threads=")]
