@@ -209,3 +209,32 @@ def test_policy_preset_validates(preset: str) -> None:
 
     spec, _ = resolve_policies([preset], {})[preset]
     assert spec.name == preset
+
+
+@pytest.mark.slow
+def test_simulate_evaluates_log_file(trained_slice_run: Path, tmp_path: Path) -> None:
+    from avrec.cli.main import main
+    from avrec.ope import simulate_logs
+    from avrec.run import load_run
+    from avrec.simulation import context_from_experiment
+    from avrec_bandits.configs import SoftmaxConfig
+    from avrec_bandits.policies import SoftmaxPolicy
+
+    experiment = load_run(trained_slice_run)
+    env = Environment.from_split(experiment.split, experiment.dataset.n_items)
+    logs = simulate_logs(SoftmaxPolicy(SoftmaxConfig(), context_from_experiment(experiment)), env, 300, seed=0)
+    frame = pd.DataFrame({
+        "user": [experiment.dataset.users.raw(u) for u in logs.users],
+        "item": [experiment.dataset.items.raw(i) for i in logs.items],
+        "reward": logs.rewards,
+        "propensity": logs.propensities,
+    })
+    frame.to_csv(tmp_path / "logs.csv", index=False)
+    status = main([
+        "simulate", str(trained_slice_run), "policy=[greedy]", "rounds=50", "ope=true",
+        f"ope_log_file={tmp_path / 'logs.csv'}", "ope_bootstrap=50",
+    ])
+    report = json.loads((trained_slice_run / "simulation.json").read_text())
+    assert status == 0
+    assert report["ope"]["rows"] == 300
+    assert report["ope"]["targets"]["greedy"]["estimates"]["dr"]["ci_low"] <= report["ope"]["targets"]["greedy"]["estimates"]["dr"]["ci_high"]
