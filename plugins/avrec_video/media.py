@@ -1,9 +1,9 @@
 """Decode media files into PIL frames: N frames sampled uniformly from a video, or an image as one frame.
 
 Videos are decoded with PyAV. A first pass reads only packet headers to find
-every frame's presentation timestamp and the keyframes; the second pass
-decodes forward from the keyframe before each sampled frame and skips the
-groups of pictures that hold no sampled frame.
+every frame's presentation timestamp and the keyframes. The second pass
+decodes forward from the keyframe before each sampled frame, so groups of
+pictures without a sampled frame are never decoded.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def read_video(path: Path, count: int, scaling: FrameScaling | None = None) -> l
             frames = _decode_sampled(container, count, scaling)
     except MediaError:
         raise
-    except (OSError, av.FFmpegError, ValueError, IndexError, RuntimeError) as error:
+    except (OSError, av.error.FFmpegError, ValueError, IndexError, RuntimeError) as error:
         raise MediaError(f"{type(error).__name__}: {error}") from error
     if not frames:
         raise MediaError("no frame could be decoded")
@@ -157,12 +157,12 @@ def _decode_sequential(container, stream, count: int, scaling: FrameScaling | No
     """Decode every frame once to count them, then again keeping the sampled ones."""
     container.seek(0)
     total = sum(1 for _ in container.decode(stream))
-    wanted = set(sample_indices(total, count))
+    selected = set(sample_indices(total, count))
     container.seek(0)
     frames = []
     for index, frame in enumerate(container.decode(stream)):
-        if index in wanted:
+        if index in selected:
             frames.append(_to_image(frame, scaling))
-            if len(frames) == len(wanted):
+            if len(frames) == len(selected):
                 break
     return frames

@@ -9,8 +9,8 @@ Files in ``data_dir`` (prefix ``MicroLens-100k`` for the 100k release):
 - ``covers/<item>.jpg`` and ``videos/<item>.mp4`` (folder names configurable).
 
 Every item in the title file or the pairs gets a media row for its cover and
-its video whenever that folder exists, even if the file itself is absent, so
-that the video encoder can count and mask the missing ones.
+one for its video whenever that folder exists. Rows are listed even for
+absent files, so the video encoder can count and mask the missing ones.
 """
 
 from __future__ import annotations
@@ -159,8 +159,8 @@ def read_comments(path: Path) -> pd.DataFrame:
 
 
 def _with_comments(features: pd.DataFrame, comments: pd.DataFrame, limit: int) -> pd.DataFrame:
-    kept = comments[comments["comment"] != ""].groupby("item", sort=False).head(max(limit, 0))
-    joined = kept.groupby("item", sort=False)["comment"].agg("\n".join)
+    first_comments = comments[comments["comment"] != ""].groupby("item", sort=False).head(max(limit, 0))
+    joined = first_comments.groupby("item", sort=False)["comment"].agg("\n".join)
     result = features.copy()
     result["comments"] = joined.reindex(result.index).fillna("").to_numpy()
     return result

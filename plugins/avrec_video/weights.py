@@ -25,7 +25,7 @@ _WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.")
 
 @dataclass(frozen=True)
 class WeightsSource:
-    """Where the weights come from: a file (with its path) or timm's download (``pretrained``)."""
+    """Weights origin: a local file (``path``) or timm's download (``pretrained``)."""
 
     path: Path | None
     pretrained: bool
@@ -112,7 +112,7 @@ def _unwrap(payload: Any, path: Path) -> dict[str, torch.Tensor]:
         payload = nested
     if not isinstance(payload, Mapping) or not _is_state_dict(payload):
         raise ConfigError(
-            f"encoder.video.checkpoint {path} holds no state dict of tensors (top-level keys: "
+            f"encoder.video.checkpoint {path} contains no state dict of tensors (top-level keys: "
             f"{list(payload)[:8] if isinstance(payload, Mapping) else type(payload).__name__}). Save it with "
             f"torch.save(model.state_dict(), path)."
         )
@@ -130,7 +130,7 @@ def load_into(
     key_map: dict[str, str],
     path: Path,
 ) -> None:
-    """Load ``state`` into ``model`` with strict key and shape checks, renaming keys as ``layout`` says."""
+    """Load ``state`` into ``model`` with strict key and shape checks, matching keys by ``layout``."""
     state = rename_prefixes(state, key_map)
     target = model.state_dict()
     if layout in ("auto", "timm"):

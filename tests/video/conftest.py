@@ -12,12 +12,12 @@ from media_builders import make_clip, photo, write_microlens
 def clip_factory(tmp_path_factory: pytest.TempPathFactory):
     """Return a function that builds (and memoises) a clip of ``frames`` frames of a named photo."""
     folder = tmp_path_factory.mktemp("clips")
-    made: dict[tuple[str, int], Path] = {}
+    clips: dict[tuple[str, int], Path] = {}
 
     def build(name: str, frames: int) -> Path:
-        if (name, frames) not in made:
-            made[(name, frames)] = make_clip(folder / f"{name}-{frames}.mp4", photo(name), frames)
-        return made[(name, frames)]
+        if (name, frames) not in clips:
+            clips[(name, frames)] = make_clip(folder / f"{name}-{frames}.mp4", photo(name), frames)
+        return clips[(name, frames)]
 
     return build
 

@@ -1,7 +1,7 @@
 """Builders of test media from scikit-image's CC0 photos; no media is committed.
 
 ``make_clip`` encodes a short H.264 clip whose frame ``i`` carries a marker
-square of brightness ``MARKER_STEP * i`` in its top-left corner, so a test
+square of brightness ``MARKER_STEP * i`` (mod 256) in its top-left corner, so a test
 can read back which source frame a decoded frame came from.
 
 ``write_microlens`` writes a small MicroLens-layout dataset:
@@ -77,7 +77,7 @@ def make_clip(path: Path, image: np.ndarray, frames: int, size: tuple[int, int] 
         stream.options = {"g": "4", "crf": "18"}
         for index in range(frames):
             frame = np.roll(base, 3 * index, axis=1).copy()
-            frame[:MARKER_SIZE, :MARKER_SIZE] = MARKER_STEP * index
+            frame[:MARKER_SIZE, :MARKER_SIZE] = (MARKER_STEP * index) % 256
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():

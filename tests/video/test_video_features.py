@@ -166,6 +166,23 @@ def test_media_dir_finds_files_by_item_id(tiny_checkpoint, microlens_dir, tmp_pa
     assert frame_counts(features) == [1, 1, 1, 1, 1, None]
 
 
+def test_media_column_paths_resolve_against_media_dir(microlens_dir) -> None:
+    dataset = load_microlens(MicroLensConfig(data_dir=str(microlens_dir)))
+    dataset.item_features["poster"] = [f"covers/{raw}.jpg" for raw in dataset.items.raw_ids[:5]] + [None]
+    config = VideoEncoderConfig(media_column="poster", media_dir=str(microlens_dir))
+    candidates = media_candidates(dataset, config)
+    assert candidates[0] == [[microlens_dir / "covers" / "101.jpg"]]
+    assert candidates[5] == []
+
+
+def test_media_column_unknown_rejected(microlens_dir) -> None:
+    from avrec.errors import ConfigError
+
+    dataset = load_microlens(MicroLensConfig(data_dir=str(microlens_dir)))
+    with pytest.raises(ConfigError, match="media_column 'poster' is not an item feature column"):
+        media_candidates(dataset, VideoEncoderConfig(media_column="poster"))
+
+
 def test_pooled_is_mean_of_frames(first_and_rerun) -> None:
     features = first_and_rerun[0]
     expected = features.per_item[2].astype(np.float32).mean(axis=0)

@@ -122,7 +122,7 @@ def test_positional_rejects_wrong_shape(tiny_state, tmp_path: Path) -> None:
 
 def test_checkpoint_without_tensors_rejected(tmp_path: Path) -> None:
     torch.save({"note": "no weights here"}, tmp_path / "empty.pth")
-    with pytest.raises(ConfigError, match="holds no state dict"):
+    with pytest.raises(ConfigError, match="contains no state dict"):
         load_tiny(tmp_path / "empty.pth")
 
 
