@@ -20,7 +20,8 @@ def model_data_config(model_name: str) -> dict[str, Any]:
     pretrained_cfg = timm.models.get_pretrained_cfg(model_name)
     if pretrained_cfg is not None:
         return dict(timm.data.resolve_data_config(pretrained_cfg=pretrained_cfg.to_dict()))
-    model = timm.create_model(model_name, pretrained=False)
+    with torch.random.fork_rng(devices=[]):
+        model = timm.create_model(model_name, pretrained=False)
     return dict(timm.data.resolve_data_config({}, model=model))
 
 

@@ -75,11 +75,17 @@ def weights_source(config: VideoEncoderConfig) -> WeightsSource:
 
 
 def create_model(config: VideoEncoderConfig, source: WeightsSource) -> nn.Module:
-    """Create the timm model named in ``config`` with its weights loaded, in eval mode."""
+    """Create the timm model named in ``config`` with its weights loaded, in eval mode.
+
+    The random initialisation that timm runs before loading uses a forked RNG,
+    so building the model or not (a fully cached run) leaves the seeded
+    initialisation of the recommender unchanged.
+    """
     import timm
 
     try:
-        model = timm.create_model(config.model_name, pretrained=source.pretrained)
+        with torch.random.fork_rng(devices=[]):
+            model = timm.create_model(config.model_name, pretrained=source.pretrained)
     except RuntimeError as error:
         raise ConfigError(
             f"timm has no model {config.model_name!r} ({error}). List names with `python -c \"import timm; "

@@ -263,6 +263,13 @@ def test_mean_pooling_projects_frame_mean(tiny_checkpoint, microlens_dir, cache_
     torch.testing.assert_close(encoder(torch.tensor([0])).embeddings[0], expected)
 
 
+def test_projection_init_ignores_cache_state(tiny_checkpoint, microlens_dir, tmp_path) -> None:
+    cold = build_encoder(tiny_checkpoint, microlens_dir, tmp_path)
+    warm = build_encoder(tiny_checkpoint, microlens_dir, tmp_path)
+    assert warm.stats.files_decoded == 0
+    torch.testing.assert_close(cold.projection.weight, warm.projection.weight)
+
+
 def test_encoder_reports_counts(tiny_checkpoint, microlens_dir, cache_dir) -> None:
     metrics = build_encoder(tiny_checkpoint, microlens_dir, cache_dir).metrics()
     assert metrics["video"]["items_masked"] == 1
