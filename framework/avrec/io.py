@@ -12,11 +12,15 @@ import hashlib
 import io
 import json
 import os
+import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from avrec.errors import DataError
+
+_logger = logging.getLogger(__name__)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -107,3 +111,20 @@ def load_torch(path: Path, map_location: Any = "cpu") -> Any:
 
     data = verify_checksum(path)
     return torch.load(io.BytesIO(data), map_location=map_location, weights_only=False)
+
+
+def load_torch_or_rebuild(path: Path, build: Callable[[], Any], map_location: Any = "cpu") -> Any:
+    """Load a checksummed cache file, or call ``build`` and write its result when the file is missing or invalid.
+
+    A file that fails verification (truncated, altered, or without its
+    sidecar) is reported by path in a warning and replaced, never used.
+    """
+    path = Path(path)
+    if path.exists():
+        try:
+            return load_torch(path, map_location=map_location)
+        except DataError as error:
+            _logger.warning("Rebuilding cache file %s because it failed verification: %s", path, error)
+    value = build()
+    save_torch(path, value)
+    return value

@@ -202,9 +202,14 @@ class Trainer:
 
     def _run_epoch(self, progress: Progress, result: TrainResult, best_state: dict | None, writer) -> dict | None:
         epoch = progress.epoch + 1
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         loss = self._train_epoch(epoch, progress, result, best_state)
-        record: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": round(time.perf_counter() - start, 4)}
+        record: dict[str, Any] = {
+            "epoch": epoch,
+            "loss": loss,
+            "seconds": round(time.perf_counter() - start, 4),
+            "cpu_seconds": round(time.process_time() - cpu_start, 4),
+        }
         progress.epoch, progress.step_in_epoch = epoch, 0
         progress.epoch_losses, progress.epoch_rng_state = [], None
         if epoch % self.config.eval_every == 0 or epoch == self.config.epochs:
@@ -421,6 +426,6 @@ class Trainer:
         writer.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], epoch)
         writer.add_scalar("train/epoch_seconds", record["seconds"], epoch)
         for key, value in record.items():
-            if key not in ("epoch", "loss", "seconds"):
+            if key not in ("epoch", "loss", "seconds", "cpu_seconds"):
                 writer.add_scalar(f"valid/{key}", value, epoch)
         writer.flush()

@@ -17,3 +17,16 @@ class LightGCNConfig:
     layers: int = 2
     dim: int = 0
     init_std: float = 0.0
+
+
+@dataclass
+class FixedSplitConfig:
+    """A split read from ``<path>/train.tsv``, ``valid.tsv`` and ``test.tsv``.
+
+    Each file is tab-separated with a header naming ``user_field`` and
+    ``item_field``; rows hold raw user and item ids as the dataset spells them.
+    """
+
+    path: str | None = None
+    user_field: str = "user_id"
+    item_field: str = "item_id"

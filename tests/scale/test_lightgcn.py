@@ -135,3 +135,17 @@ def test_lightgcn_alone_trains_on_slice(ml100k_slice, tmp_path):
     # A random ranking of the slice's items scores near 0.01 NDCG@10 (an estimate), well below 0.05.
     assert metrics["test"]["ndcg@10"] > 0.05
     assert metrics["epochs"] == 3
+
+
+def test_symmetric_matmul_gradient_matches_dense():
+    from avrec_lightgcn.encoder import SymmetricSparseMatmul, to_torch_csr
+
+    adjacency = normalized_adjacency(train_matrix(_toy_frame(), 2, 3))
+    dense = torch.from_numpy(adjacency.toarray())
+    x = torch.randn(5, 3, dtype=torch.float32, requires_grad=True)
+    weights = torch.randn(5, 3)
+    (SymmetricSparseMatmul.apply(to_torch_csr(adjacency), x) * weights).sum().backward()
+    sparse_grad = x.grad.clone()
+    x.grad = None
+    ((dense @ x) * weights).sum().backward()
+    assert torch.allclose(sparse_grad, x.grad, atol=1e-6)
