@@ -135,7 +135,7 @@ def prepare_launch(args: list[str], overrides: list[str]) -> list[str]:
     """Return extra Hydra overrides for a resumed or multi-process ``avrec train``.
 
     A resumed run writes into the directory it resumes unless
-    ``hydra.run.dir`` says otherwise. Under torchrun every rank joins the
+    ``hydra.run.dir`` names another one. Under torchrun every rank joins the
     process group here, rank 0 picks the run directory and broadcasts it,
     and ranks other than 0 write their log to ``train_rank<r>.log`` and skip
     Hydra's ``.hydra`` config copy.

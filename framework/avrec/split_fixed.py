@@ -31,17 +31,17 @@ class FixedSplitter(Splitter):
             raise ConfigError("split=fixed needs split.path, the directory holding train.tsv, valid.tsv and test.tsv.")
         directory = Path(self.config.path)
         keys = _interaction_keys(dataset)
-        parts, taken = {}, np.zeros(len(dataset.interactions), dtype=bool)
+        parts, assigned = {}, np.zeros(len(dataset.interactions), dtype=bool)
         for name in SPLIT_NAMES:
             rows = self._read_rows(directory / f"{name}.tsv", dataset, keys)
-            if taken[rows].any():
+            if assigned[rows].any():
                 raise DataError(
-                    f"{directory / f'{name}.tsv'} repeats {int(taken[rows].sum())} interactions of an earlier split file; "
+                    f"{directory / f'{name}.tsv'} repeats {int(assigned[rows].sum())} interactions of an earlier split file; "
                     f"the split files must be disjoint."
                 )
-            taken[rows] = True
+            assigned[rows] = True
             parts[name] = dataset.interactions.iloc[rows].reset_index(drop=True)
-        unused = int((~taken).sum())
+        unused = int((~assigned).sum())
         if unused:
             _logger.warning("%d dataset interactions appear in no file under %s and are left out.", unused, directory)
         return Split(parts["train"], parts["valid"], parts["test"])

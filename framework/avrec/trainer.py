@@ -1,6 +1,6 @@
 """Mini-batch training with early stopping, exact resume, TensorBoard scalars and DDP.
 
-``checkpoints/last.pt`` holds everything a resumed run needs to continue
+``checkpoints/last.pt`` contains everything a resumed run needs to continue
 bit for bit: model, optimiser and scheduler states, the Python, NumPy and
 torch random states, the trainer's and the negative sampler's NumPy
 generators, the epoch, the step within it and the early-stopping record.

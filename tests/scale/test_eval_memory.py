@@ -17,7 +17,7 @@ BATCH_SIZE = 16
 DIM = 16
 # One float32 score row per user in the batch.
 SCORE_BYTES = BATCH_SIZE * N_ITEMS * 4
-# The evaluator holds the score rows twice while it copies score_fn's output, plus a boolean
+# The evaluator keeps two copies of the score rows while it copies score_fn's output, plus a boolean
 # or half-size float buffer (see avrec.evaluator); 3x leaves room for the allocator.
 # Scoring all 64 users at once would need 2 x 64 x 1e6 x 4 bytes = 512 MB and exceed it.
 ALLOWED_GROWTH = 3 * SCORE_BYTES + 64 * 2**20
