@@ -118,7 +118,7 @@ class FeatureExtractor:
         self._model: torch.nn.Module | None = None
 
     def _settings(self, hashes: FileHashes) -> dict[str, object]:
-        weights = "timm-pretrained" if self.source.pretrained else hashes.sha256(self.source.path)
+        weights = _pretrained_tag(self.config.model_name) if self.source.pretrained else hashes.sha256(self.source.path)
         return {
             "model_name": self.config.model_name,
             "weights": weights,
@@ -307,6 +307,17 @@ class _Run:
             if self.config.cache:
                 self.cache.store(job.entry, part)
             yield job, part.astype(np.float16)
+
+
+def _pretrained_tag(model_name: str) -> str:
+    """Return a cache label for timm's downloaded weights: the model's default pretrained tag."""
+    import timm
+
+    if "." in model_name:  # the name already carries its tag, as in resnet50.a1_in1k
+        return f"timm-pretrained:{model_name}"
+    pretrained_cfg = timm.models.get_pretrained_cfg(model_name)
+    tag = pretrained_cfg.tag if pretrained_cfg is not None else None
+    return f"timm-pretrained:{model_name}.{tag}" if tag else f"timm-pretrained:{model_name}"
 
 
 def _attempt(decode, path: Path) -> torch.Tensor | MediaError:

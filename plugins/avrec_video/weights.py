@@ -83,6 +83,7 @@ def create_model(config: VideoEncoderConfig, source: WeightsSource) -> nn.Module
     """
     import timm
 
+    # NOTE: pretrained=true downloads through timm and the Hugging Face hub; the offline tests never run it.
     try:
         with torch.random.fork_rng(devices=[]):
             model = timm.create_model(config.model_name, pretrained=source.pretrained)
