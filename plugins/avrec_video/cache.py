@@ -41,7 +41,7 @@ def hash_index(root: Path) -> FileHashes:
 
 
 def model_key(settings: dict[str, Any]) -> str:
-    """Return a stable hex key for the model, weights and frame settings."""
+    """Return a stable hex key for the model, its weights and the preprocessing settings."""
     payload = json.dumps({"format": FORMAT_VERSION, **settings}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 

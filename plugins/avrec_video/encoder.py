@@ -148,7 +148,7 @@ class VideoEncoder(Encoder):
         projected = self.projection(self.norm(frames.float()))
         logits = self.attention(torch.tanh(projected)).squeeze(-1)
         logits = logits.masked_fill(~frame_mask, float("-inf"))
-        # Masked items have no real frame; give them uniform weights so the softmax stays finite.
+        # Masked items have no real frame, so they get uniform weights and the softmax stays finite.
         logits = torch.where(frame_mask.any(-1, keepdim=True), logits, torch.zeros_like(logits))
         weights = torch.softmax(logits, dim=-1)
         return (weights.unsqueeze(-1) * projected).sum(1)

@@ -1,10 +1,10 @@
 """The feature pipeline: hash, look up the cache, decode in worker threads, encode in batches, store.
 
 Worker threads decode and preprocess files while the calling thread runs the
-model on the previous batch; PyAV, PIL and torch release the GIL in their
-heavy loops, so the two overlap. Files that are missing, unreadable or fail
-to decode are logged with their path and error and counted, and the items
-that have no usable file are masked.
+model on the previous batch. The two overlap wherever the libraries release
+the GIL, as torch operators and PIL resizing do. Files that are missing,
+unreadable or fail to decode are logged with their path and error and
+counted, and the items that have no usable file are masked.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _MAX_WARNINGS_PER_KIND = 10
 
 @dataclass
 class ExtractionStats:
-    """Counts of one extraction run, reported in metrics.json under the encoder's name."""
+    """Counts of one extraction run, reported in metrics.json under the key ``video``."""
 
     items_with_media: int = 0
     items_masked: int = 0
@@ -100,7 +100,7 @@ class _Job:
 
 
 class FeatureExtractor:
-    """Turns media files into frame features with a timm model, through the cache."""
+    """Frame feature extractor: media files to timm model features, through the cache."""
 
     def __init__(self, config: VideoEncoderConfig, cache_root: Path, device: torch.device) -> None:
         if config.frames < 1:

