@@ -72,3 +72,32 @@ def test_appended_key_rejected_by_dataclass():
     with pytest.raises(ConfigError) as excinfo:
         preflight(["+head.margin=1.0"])
     assert "head.margin" in str(excinfo.value)
+
+
+def test_misspelled_top_level_key_suggests():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["traner.epochs=3"])
+    message = str(excinfo.value)
+    assert "Unknown config key 'traner'" in message
+    assert "Did you mean 'trainer'?" in message
+
+
+def test_misspelled_nested_section_suggests():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["model.user_towr.history=mean"])
+    message = str(excinfo.value)
+    assert "Unknown config key 'model.user_towr'" in message
+    assert "Did you mean 'user_tower'?" in message
+
+
+def test_added_top_level_key_rejected():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["+traner.epochs=3"])
+    message = str(excinfo.value)
+    assert "Unknown config key 'traner' at the top level" in message
+    assert "Did you mean 'trainer'?" in message
+
+
+def test_added_policy_group_accepted():
+    preflight(["+policy=linucb"])
+

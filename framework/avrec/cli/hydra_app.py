@@ -110,31 +110,53 @@ def _override_error(error: ConfigCompositionException, overrides: list[str]) -> 
         key = text.split("=", 1)[0].lstrip("+~")
         if f"'{key}'" not in message:
             continue
-        parent, _, leaf = key.rpartition(".")
         others = [o for o in overrides if o != text]
-        known = _keys_at(parent, others)
+        parent, leaf, known = _first_unknown_key(key, others)
+        unknown = f"{parent}.{leaf}" if parent else leaf
         where = f"'{parent}'" if parent else "the top level"
         return ConfigError(
-            f"Unknown config key '{key}' in override {text}.{suggest(leaf, known)} "
+            f"Unknown config key '{unknown}' in override {text}.{suggest(leaf, known)} "
             f"Valid keys under {where}: {', '.join(known) or '(none)'}."
         )
     return ConfigError(message.splitlines()[0])
 
 
-def _keys_at(path: str, overrides: list[str]) -> list[str]:
+def _first_unknown_key(key: str, overrides: list[str]) -> tuple[str, str, list[str]]:
+    """Split dotted ``key`` at its first segment missing from the config: (parent path, segment, keys of parent)."""
     try:
-        cfg = compose_config(overrides)
+        node = compose_config(overrides)
     except ConfigError:
-        return []
-    node = OmegaConf.select(cfg, path) if path else cfg
-    return sorted(str(k) for k in node.keys()) if isinstance(node, DictConfig) else []
+        return key.rpartition(".")[0], key.rpartition(".")[2], []
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        known = sorted(str(k) for k in node.keys()) if isinstance(node, DictConfig) else []
+        if part not in known:
+            return ".".join(parts[:depth]), part, known
+        node = node[part]
+    return ".".join(parts[:-1]), parts[-1], []
 
 
 def preflight(overrides: list[str]) -> None:
     """Compose and validate the config for every sweep value; raise ConfigError on the first problem."""
     plain = [o for o in overrides if not o.startswith("hydra.") and not o.startswith("hydra/")]
     registry = get_plugin_manager().registry
+    top_level = _top_level_keys()
     for combination in expand_first_choices(plain):
         cfg = compose_config(combination)
+        _check_top_level(cfg, top_level)
         resolve(cfg, registry)
 
+
+def _top_level_keys() -> set[str]:
+    """Top-level keys a run config may hold: those of the default config plus every config group."""
+    return {str(key) for key in compose_config([]).keys()} | set(KINDS) | {"trainer", "eval"}
+
+
+def _check_top_level(cfg: DictConfig, allowed: set[str]) -> None:
+    # Hydra adds any top-level key given as +key=value; nothing in avrec would read it.
+    for key in cfg.keys():
+        if str(key) not in allowed:
+            raise ConfigError(
+                f"Unknown config key '{key}' at the top level.{suggest(str(key), allowed)} "
+                f"Valid top-level keys: {', '.join(sorted(allowed))}."
+            )
