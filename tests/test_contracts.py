@@ -54,6 +54,18 @@ class TestTextEncoder(EncoderContract):
         return [bool(title) for title in context.dataset.item_features["title"]]
 
 
+class TestKGEncoder(EncoderContract):
+    name = "kg"
+    # The testing catalogue has no .kg file, so the graph is its genre triples alone.
+    config_overrides = {
+        "kg_triples": False, "item_links": False, "prune_leaves": False, "embedding_dim": 4, "epochs": 2,
+        "batch_size": 16, "holdout_fraction": 0.0, "device": "cpu",
+    }
+
+    def expected_mask(self, context):
+        return [bool(genres) for genres in context.dataset.item_features["genres"]]
+
+
 class TestPassThroughFusion(FusionContract):
     name = "none"
     input_dims = {"id": 8}

@@ -51,9 +51,9 @@ class KGEncoderConfig:
     model: str = "transe"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     embedding_dim: int = 64
-    epochs: int = 20
+    epochs: int = 10
     batch_size: int = 8192
-    lr: float = 0.01
+    lr: float = 0.02
     num_negatives: int = 1
     negative_sampler: str = "basic"
     optimizer: str = "adam"

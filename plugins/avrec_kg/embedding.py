@@ -101,7 +101,7 @@ def save_cached(path: Path, embeddings: EntityEmbeddings) -> None:
 def load_or_train(
     triples: np.ndarray, config: KGEncoderConfig, cache_root: Path, device: torch.device
 ) -> tuple[EntityEmbeddings, bool]:
-    """Return entity embeddings from the cache, or train, cache and return them; the flag says if it trained."""
+    """Return entity embeddings from the cache, or train and cache them, plus True when this call trained."""
     key = cache_key(triples, config)
     path = cache_path(cache_root, key)
     cached = load_cached(path)

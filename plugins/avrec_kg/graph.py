@@ -50,6 +50,7 @@ def build_item_graph(dataset: Dataset, config: KGEncoderConfig) -> ItemGraph:
         raise ConfigError(
             f"Invalid encoder.kg.unlinked_items {config.unlinked_items!r}. Valid values: {', '.join(UNLINKED_RULES)}."
         )
+
     sources: list[str] = []
     counts: dict[str, int] = {}
     base = pd.DataFrame(columns=list(TRIPLE_COLUMNS), dtype=object)
@@ -58,12 +59,14 @@ def build_item_graph(dataset: Dataset, config: KGEncoderConfig) -> ItemGraph:
         sources.append(table.source)
         base, stats = clean_triples(table, config.self_loops)
         counts.update(_triple_counts(stats))
+
     entities = set(base["head"]).union(base["tail"])
     linked: dict[int, str] = {}
     if config.item_links:
         table = _link_table(dataset, config)
         if table is not None:
             linked = link_items(table, _item_ids(dataset), entities)
+
     nodes = _item_nodes(dataset, linked, config)
     attributes = _attribute_triples(dataset, nodes, config)
     sources += [f"{name} triples from the item features of dataset {dataset.name}" for name in attributes]
@@ -170,7 +173,7 @@ def _prune_leaves(frame: pd.DataFrame, nodes: list[str | None], counts: dict[str
 
     Such an entity (an actor of a single film, say) cannot relate two items,
     yet it costs an embedding row and training steps. Item entities are
-    never pruned; one pass is made, so pruning can leave new leaves.
+    never pruned. Pruning makes one pass, so it can leave new leaves.
     """
     pairs = pd.concat(
         [
