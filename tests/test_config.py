@@ -101,3 +101,8 @@ def test_added_top_level_key_rejected():
 def test_added_policy_group_accepted():
     preflight(["+policy=linucb"])
 
+
+def test_unclosed_bracket_is_config_error():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["encoder=[id"])
+    assert "Invalid override 'encoder=[id'" in str(excinfo.value)

@@ -59,7 +59,10 @@ def _sweep_choices(override) -> list[str]:
 
 def expand_first_choices(overrides: list[str]) -> list[list[str]]:
     """Return override lists covering every sweep value at least once (not the full grid)."""
-    parsed = OverridesParser.create().parse_overrides(overrides)
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException as error:
+        raise _parse_error(error) from None
     options = []
     for override in parsed:
         key = override.get_key_element()
@@ -80,7 +83,15 @@ def compose_config(overrides: list[str]) -> DictConfig:
         except ConfigCompositionException as error:
             raise _override_error(error, overrides) from None
         except OverrideParseException as error:
-            raise ConfigError(f"Invalid override '{error.override}': {error.message}") from None
+            raise _parse_error(error) from None
+
+
+def _parse_error(error: OverrideParseException) -> ConfigError:
+    reason = error.message.splitlines()[0]
+    return ConfigError(
+        f"Invalid override '{error.override}': {reason}. Write key=value, quote values with spaces or "
+        f"brackets, and close every bracket, e.g. \"encoder=[id,text]\"."
+    )
 
 
 def _missing_option_error(error: MissingConfigException) -> ConfigError:
