@@ -106,3 +106,17 @@ def test_unclosed_bracket_is_config_error():
     with pytest.raises(ConfigError) as excinfo:
         preflight(["encoder=[id"])
     assert "Invalid override 'encoder=[id'" in str(excinfo.value)
+
+
+def test_wrong_type_message_is_one_line():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["trainer.epochs=two"])
+    message = str(excinfo.value)
+    assert "\n" not in message
+    assert "Set trainer.epochs to a value of type int." in message
+
+
+def test_wrong_type_nested_names_type():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["model.user_tower.id_embedding=maybe"])
+    assert "Set model.user_tower.id_embedding to a value of type bool." in str(excinfo.value)

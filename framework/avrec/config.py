@@ -109,10 +109,22 @@ def validate_node(node: Any, cls: type, path: str, *, drop: tuple[str, ...] = ()
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", "") or ""
+        field_key = key.split("[")[0]
+        reason = str(getattr(error, "msg", error)).splitlines()[0].rstrip(".")
         raise ConfigError(
-            f"Invalid value for '{path}.{key}': {error.msg if hasattr(error, 'msg') else error}. "
-            f"Check the type expected by {cls.__name__}."
+            f"Invalid value for '{path}.{key}': {reason}. "
+            f"Set {path}.{field_key} to a value of type {_expected_type(cls, field_key)}."
         ) from error
+
+
+def _expected_type(cls: type, field_key: str) -> str:
+    """Name the type that dataclass ``cls`` declares for a dotted ``field_key`` such as ``user_tower.history``."""
+    hint: Any = cls
+    for part in field_key.split("."):
+        if not (dataclasses.is_dataclass(hint) and part in _known_keys(hint)):
+            return f"the type {cls.__name__} declares"
+        hint = typing.get_type_hints(hint)[part]
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
 
 
 def component_config(registry: Registry, kind: str, node: Any, path: str) -> tuple[ComponentSpec, Any]:
