@@ -120,3 +120,10 @@ def test_wrong_type_nested_names_type():
     with pytest.raises(ConfigError) as excinfo:
         preflight(["model.user_tower.id_embedding=maybe"])
     assert "Set model.user_tower.id_embedding to a value of type bool." in str(excinfo.value)
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "null"])
+def test_non_integer_seed_rejected(value):
+    with pytest.raises(ConfigError) as excinfo:
+        preflight([f"seed={value}"])
+    assert "Invalid value for 'seed'" in str(excinfo.value)

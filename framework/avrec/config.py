@@ -177,6 +177,12 @@ def resolve(cfg: DictConfig, registry: Registry) -> ResolvedConfig:
         trainer=core["trainer"],
         eval=core["eval"],
         model=core["model"],
-        seed=int(cfg.get("seed", 0)),
+        seed=_check_seed(cfg.get("seed", 0)),
         policy=policy,
     )
+
+
+def _check_seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"Invalid value for 'seed': {value!r}. Set seed to an integer, e.g. seed=2020.")
+    return value
