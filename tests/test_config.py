@@ -127,3 +127,39 @@ def test_non_integer_seed_rejected(value):
     with pytest.raises(ConfigError) as excinfo:
         preflight([f"seed={value}"])
     assert "Invalid value for 'seed'" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("trainer.epochs=-1", "Invalid value for 'trainer.epochs': -1. Use an integer >= 0."),
+        ("trainer.batch_size=0", "Invalid value for 'trainer.batch_size': 0. Use an integer >= 1."),
+        ("trainer.eval_every=0", "Invalid value for 'trainer.eval_every': 0. Use an integer >= 1."),
+        ("trainer.lr=-1", "Invalid value for 'trainer.lr': -1.0."),
+        ("trainer.lr=nan", "Invalid value for 'trainer.lr': nan."),
+        ("trainer.weight_decay=-0.1", "Invalid value for 'trainer.weight_decay': -0.1."),
+        ("trainer.optimizer=adamm", "Did you mean 'adam'? Use one of: adam, adamw, sgd."),
+        ("trainer.lr_schedule=cos", "Did you mean 'cosine'? Use one of: constant, cosine."),
+        ("trainer.valid_metric=ndgc@10", "Did you mean 'ndcg@10'?"),
+        ("eval.metrics=[recal]", "unknown metric 'recal'"),
+        ("eval.ks=[0]", "cut-off 0 is invalid"),
+        ("eval.batch_size=0", "Invalid value for 'eval.batch_size': 0."),
+        ("model.dim=0", "Invalid value for 'model.dim': 0."),
+        ("model.user_tower.history=meen", "Did you mean 'mean'? Use one of: none, mean, attention."),
+    ],
+)
+def test_out_of_range_value_rejected(override, expected):
+    with pytest.raises(ConfigError) as excinfo:
+        preflight([override])
+    assert expected in str(excinfo.value)
+
+
+def test_zero_epochs_accepted():
+    resolved = resolve(compose_config(["trainer.epochs=0"]), get_registry())
+    assert resolved.trainer.epochs == 0
+
+
+def test_valid_metric_follows_eval_ks():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["eval.ks=[5]"])
+    assert "Did you mean 'ndcg@5'?" in str(excinfo.value)

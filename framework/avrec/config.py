@@ -8,6 +8,7 @@ key named and, where one is close, a suggestion.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,18 @@ class ModelConfig:
 
 SINGLE_GROUPS = ("dataset", "split", "fusion", "head")
 CORE_SECTIONS = {"trainer": TrainerConfig, "eval": EvalConfig, "model": ModelConfig}
+
+# NOTE: trainer.py (make_optimizer, make_scheduler) and model.py (UserTower) keep their own copies of
+# these choices, so a new optimizer, schedule or pooling must be added there and here.
+OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
+HISTORY_POOLING = ("none", "mean", "attention")
+# Smallest valid value of each integer trainer setting; 0 epochs evaluates the untrained model and
+# num_threads=0 keeps torch's default thread count.
+TRAINER_MINIMUMS = {
+    "epochs": 0, "batch_size": 1, "early_stopping_patience": 0, "eval_every": 1,
+    "num_threads": 0, "num_workers": 0, "checkpoint_every": 0,
+}
 
 
 def _known_keys(cls: type) -> list[str]:
@@ -171,6 +184,7 @@ def resolve(cfg: DictConfig, registry: Registry) -> ResolvedConfig:
     policy = None
     if cfg.get("policy") is not None and "name" in cfg.policy:
         policy = component_config(registry, "policy", cfg.policy, "policy")
+    check_core_values(core["trainer"], core["eval"], core["model"])
     return ResolvedConfig(
         components=components,
         encoders=encoder_configs(registry, cfg.get("encoder")),
@@ -186,3 +200,56 @@ def _check_seed(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"Invalid value for 'seed': {value!r}. Set seed to an integer, e.g. seed=2020.")
     return value
+
+
+def check_core_values(trainer: TrainerConfig, evaluation: EvalConfig, model: ModelConfig) -> None:
+    """Check the ranges and choices of the core sections, so a bad value fails before any data is loaded."""
+    _check_trainer(trainer)
+    _check_eval(evaluation)
+    if trainer.epochs > 0:
+        _check_valid_metric(trainer.valid_metric, evaluation)
+    if model.dim < 1:
+        raise ConfigError(f"Invalid value for 'model.dim': {model.dim}. Use an integer >= 1, e.g. model.dim=64.")
+    _check_choice("model.user_tower.history", model.user_tower.history, HISTORY_POOLING)
+
+
+def _check_trainer(config: TrainerConfig) -> None:
+    for key, minimum in TRAINER_MINIMUMS.items():
+        value = getattr(config, key)
+        if value < minimum:
+            raise ConfigError(f"Invalid value for 'trainer.{key}': {value}. Use an integer >= {minimum}.")
+    if not (math.isfinite(config.lr) and config.lr > 0):
+        raise ConfigError(f"Invalid value for 'trainer.lr': {config.lr}. Use a number > 0, e.g. trainer.lr=0.002.")
+    for key in ("weight_decay", "grad_clip"):
+        value = getattr(config, key)
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"Invalid value for 'trainer.{key}': {value}. Use a number >= 0.")
+    _check_choice("trainer.optimizer", config.optimizer, OPTIMIZERS)
+    _check_choice("trainer.lr_schedule", config.lr_schedule, LR_SCHEDULES)
+
+
+def _check_eval(config: EvalConfig) -> None:
+    # Imported here because avrec.metrics imports torch and this module must stay light.
+    from avrec.metrics import get_metric, validate_ks
+
+    validate_ks(list(config.ks))
+    for name in config.metrics:
+        get_metric(name)
+    if config.batch_size < 1:
+        raise ConfigError(f"Invalid value for 'eval.batch_size': {config.batch_size}. Use an integer >= 1.")
+
+
+def _check_valid_metric(valid_metric: str, evaluation: EvalConfig) -> None:
+    computed = [f"{name}@{k}" for name in evaluation.metrics for k in evaluation.ks]
+    if valid_metric not in computed:
+        raise ConfigError(
+            f"Invalid value for 'trainer.valid_metric': '{valid_metric}'.{suggest(valid_metric, computed)} "
+            f"Validation computes eval.metrics at eval.ks: {', '.join(computed)}."
+        )
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(
+            f"Invalid value for '{key}': '{value}'.{suggest(value, choices)} Use one of: {', '.join(choices)}."
+        )
