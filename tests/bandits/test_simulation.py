@@ -238,3 +238,15 @@ def test_simulate_evaluates_log_file(trained_slice_run: Path, tmp_path: Path) ->
     assert status == 0
     assert report["ope"]["rows"] == 300
     assert report["ope"]["targets"]["greedy"]["estimates"]["dr"]["ci_low"] <= report["ope"]["targets"]["greedy"]["estimates"]["dr"]["ci_high"]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [("policy=[]", "policy=[] must name one or more policies"), ("blocks=1", "blocks=1 must be >= 2")],
+)
+def test_simulate_rejects_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str, expected: str) -> None:
+    from avrec.cli.main import main
+
+    status = main(["simulate", str(tmp_path), override])
+    assert status == 2
+    assert expected in capsys.readouterr().err

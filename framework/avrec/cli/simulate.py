@@ -140,12 +140,16 @@ def resolve_policies(names: list[str], overrides: dict[str, DictConfig]) -> dict
 
 def _check(config: SimulateConfig) -> None:
     problems = []
+    if not config.policy:
+        problems.append("policy=[] must name one or more policies, e.g. policy=[random,linucb]")
     if config.rounds < 1:
         problems.append(f"rounds={config.rounds} must be >= 1")
     if config.k < 1:
         problems.append(f"k={config.k} must be >= 1")
     if not config.seeds or min(config.seeds) < 0:
         problems.append(f"seeds={config.seeds} must list one or more non-negative integers")
+    if config.blocks < 2:
+        problems.append(f"blocks={config.blocks} must be >= 2, because the confidence interval needs two batch means")
     if config.ope and config.ope_logs < 1:
         problems.append(f"ope_logs={config.ope_logs} must be >= 1")
     if config.ope_repeats < 1:
