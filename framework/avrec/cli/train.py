@@ -42,11 +42,19 @@ def _task(cfg: DictConfig) -> float:
     try:
         metrics = train(cfg, run_dir)
     except AvrecError as error:
-        _logger.error("%s", error)
+        _log_to_files(f"avrec train: error: {error}")
         print(f"avrec train: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     metric = cfg.trainer.get("valid_metric", "ndcg@10")
     return float(metrics["test"].get(metric, float("nan")))
+
+
+def _log_to_files(message: str) -> None:
+    """Write an error record to the log files only, because stderr already shows the message once."""
+    record = _logger.makeRecord(_logger.name, logging.ERROR, __file__, 0, message, (), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def run(command: str, args: list[str]) -> int:
