@@ -1,4 +1,4 @@
-"""``avrec train`` output: an error printed once."""
+"""``avrec train`` output: where the run went, and an error printed once."""
 
 from __future__ import annotations
 
@@ -15,6 +15,27 @@ def _avrec(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "avrec", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+@pytest.fixture
+def tiny_atomic(tmp_path: Path) -> Path:
+    """Six users who each rated the same ten items, as RecBole atomic files."""
+    directory = tmp_path / "tiny"
+    directory.mkdir()
+    rows = [f"u{user}\ti{item}\t{1 + (user + item) % 5}\t{1000 + item}" for user in range(6) for item in range(10)]
+    header = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+    (directory / "tiny.inter").write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    return directory
+
+
+def test_train_names_run_directory(tiny_atomic: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = _avrec(
+        "train", "dataset=atomic", f"dataset.path={tiny_atomic}", "head=pop", "trainer.epochs=0",
+        "trainer.tensorboard=false", f"hydra.run.dir={run_dir}", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Wrote the run directory {run_dir}" in result.stdout + result.stderr
 
 
 def test_train_error_printed_once(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ def _task(cfg: DictConfig) -> float:
         _log_to_files(f"avrec train: error: {error}")
         print(f"avrec train: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    _logger.info("Wrote the run directory %s (metrics.json, checkpoints/best.pt, train.log).", run_dir)
     metric = cfg.trainer.get("valid_metric", "ndcg@10")
     return float(metrics["test"].get(metric, float("nan")))
 
