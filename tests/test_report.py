@@ -224,3 +224,11 @@ def test_sweep_then_report(ml100k_slice: Path, tmp_path: Path) -> None:
     table = pd.read_csv(sweep_dir / "report.csv")
     assert table["runs"].tolist() == [2, 2]
     assert (sweep_dir / "plots" / "training_curves.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_failed_job_keeps_swept_label(tmp_path: Path) -> None:
+    write_run(tmp_path / "0", fusion="concat", seed=1, ndcg=0.1, overrides=["fusion=concat", "trainer.epochs=2"])
+    write_run(tmp_path / "1", fusion="gated", seed=1, ndcg=0.0, overrides=["fusion=gated", "trainer.epochs=2"], finished=False)
+    built = report.build_report(tmp_path)
+    assert [group.label for group in built.groups] == ["fusion=concat"]
+    assert built.shared_overrides == ["trainer.epochs=2"]

@@ -138,8 +138,7 @@ def load_run(path: Path) -> RunRecord | None:
     if not metrics_path.is_file():
         return None
     config = OmegaConf.to_container(OmegaConf.load(path / CONFIG_FILE), resolve=False)
-    overrides_path = path / OVERRIDES_FILE
-    overrides = [str(item) for item in OmegaConf.load(overrides_path)] if overrides_path.is_file() else []
+    overrides = read_overrides(path)
     history_path = path / HISTORY_FILE
     history = _read_json(history_path) if history_path.is_file() else []
     seed = config.get(SEED_KEY)
@@ -153,9 +152,19 @@ def load_run(path: Path) -> RunRecord | None:
     )
 
 
-def shared_overrides(runs: list[RunRecord]) -> list[str]:
-    """Return the overrides that every run has, in the first run's order (seed excluded)."""
-    common = set.intersection(*(set(run.overrides) for run in runs))
+def read_overrides(path: Path) -> list[str]:
+    """Return the overrides of the run in ``path`` from .hydra/overrides.yaml, or [] without that file."""
+    overrides_path = path / OVERRIDES_FILE
+    return [str(item) for item in OmegaConf.load(overrides_path)] if overrides_path.is_file() else []
+
+
+def shared_overrides(runs: list[RunRecord], unfinished: list[list[str]] = ()) -> list[str]:
+    """Return the overrides that every run has, in the first run's order (seed excluded).
+
+    ``unfinished`` holds the overrides of jobs without metrics: an override they lack still varies
+    across the sweep, so it stays in the labels.
+    """
+    common = set.intersection(*(set(run.overrides) for run in runs), *(set(item) for item in unfinished))
     return [text for text in runs[0].overrides if text in common and text.split("=", 1)[0].lstrip("+~") != SEED_KEY]
 
 
@@ -216,7 +225,7 @@ def build_report(sweep_dir: Path) -> SweepReport:
         _logger.warning("Skipping %s: it has no %s (the job failed or has not finished).", path, METRICS_FILE)
     if not runs:
         raise DataError(f"None of the {len(run_dirs)} runs under {sweep_dir} has a {METRICS_FILE}; no job finished.")
-    shared = shared_overrides(runs)
+    shared = shared_overrides(runs, [read_overrides(path) for path in incomplete])
     groups = group_runs(runs, set(shared))
     return SweepReport(sweep_dir, groups, group_statistics(groups), incomplete, shared)
 
