@@ -12,6 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import timm
+import torch
+# tests/video has no __init__.py, so pytest, which puts tests/ on sys.path, imports it as the namespace package video.
+from video.media_builders import make_clip, photo, save_cover, write_microlens
 
 from avrec.plugins import BUILTIN_DISTRIBUTION, get_plugin_manager
 from avrec.testing import (
@@ -21,7 +25,10 @@ from avrec.testing import (
     HeadContract,
     PolicyContract,
     SplitContract,
+    small_context,
 )
+from avrec_video.configs import MicroLensConfig
+from avrec_video.microlens import MicroLensSource
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "config-reference.md"
 
@@ -64,6 +71,40 @@ class TestKGEncoder(EncoderContract):
 
     def expected_mask(self, context):
         return [bool(genres) for genres in context.dataset.item_features["genres"]]
+
+
+# Tiny timm architecture (160 x 160 input) that keeps the video encoder cases fast on a CPU.
+TINY_VISION_MODEL = "test_efficientnet"
+
+
+class TestVideoEncoder(EncoderContract):
+    name = "video"
+    config_overrides = {
+        "model_name": TINY_VISION_MODEL, "frames": 2, "decode_workers": 0, "device": "cpu", "progress": False,
+    }
+
+    @pytest.fixture
+    def config(self, tiny_vision_checkpoint: Path):
+        return self.make_config_with(checkpoint=str(tiny_vision_checkpoint))
+
+    @pytest.fixture
+    def context(self, contract_microlens_dir: Path, video_feature_cache: Path):
+        dataset = MicroLensSource(MicroLensConfig(data_dir=str(contract_microlens_dir))).load()
+        return small_context(video_feature_cache, dim=self.context_dim, seed=self.seed, dataset=dataset)
+
+    def expected_mask(self, context):
+        # Items 101 to 108 in order. 104 (corrupt video) and 105 (no video) use their covers, and 106 has no media.
+        return [True, True, True, True, True, False, True, True]
+
+
+class TestVideoEncoderAttention(TestVideoEncoder):
+    config_overrides = {**TestVideoEncoder.config_overrides, "pooling": "attention", "dim": 5}
+
+
+@pytest.fixture(scope="module")
+def video_feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return one feature cache shared by the video encoder cases, so only the first build decodes media."""
+    return tmp_path_factory.mktemp("video-cache")
 
 
 class TestPassThroughFusion(FusionContract):
@@ -134,6 +175,42 @@ def _grouplens_copy(atomic_dir: Path, target: Path) -> Path:
     lines = (atomic_dir / "ml-100k.inter").read_text(encoding="utf-8").splitlines()[1:]
     (target / "u.data").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     return target
+
+
+class TestMicroLensSource(DatasetContract):
+    name = "microlens"
+
+    @pytest.fixture
+    def config(self, contract_microlens_dir: Path):
+        return self.make_config_with(data_dir=str(contract_microlens_dir))
+
+
+@pytest.fixture(scope="module")
+def contract_microlens_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the media_builders MicroLens-100k folder (items 101 to 106) with items 107 and 108 added.
+
+    The encoder contract reads item indices up to 7, so the folder needs eight
+    items. Item 107 has a 2-frame astronaut clip and no cover, and item 108 has
+    a rocket cover and no video.
+    """
+    directory = write_microlens(tmp_path_factory.mktemp("contract-microlens") / "MicroLens-100k")
+    make_clip(directory / "videos" / "107.mp4", photo("astronaut"), frames=2)
+    save_cover(directory / "covers" / "108.jpg", photo("rocket"))
+    with (directory / "MicroLens-100k_title_en.csv").open("a", encoding="utf-8") as titles:
+        titles.write("107,An astronaut in a white suit\n108,A rocket on its launch pad\n")
+    with (directory / "MicroLens-100k_pairs.csv").open("a", encoding="utf-8") as pairs:
+        pairs.write("u1,107,50\nu2,108,51\nu4,107,52\n")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tiny_vision_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a checkpoint of the tiny timm model with weights from seed 0."""
+    path = tmp_path_factory.mktemp("vision-weights") / f"{TINY_VISION_MODEL}.pth"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        torch.save(timm.create_model(TINY_VISION_MODEL).state_dict(), path)
+    return path
 
 
 class TestRandomOrderSplit(SplitContract):
