@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import timm
 import torch
@@ -227,6 +229,26 @@ class TestLeaveOneOutSplit(SplitContract):
 
 class TestColdItemsSplit(SplitContract):
     name = "cold_items"
+
+
+class TestFixedSplit(SplitContract):
+    """The split files put every tenth interaction in valid and the next in test."""
+
+    name = "fixed"
+
+    @pytest.fixture
+    def config(self, dataset, tmp_path):
+        frame = pd.DataFrame(
+            {
+                "user_id": [dataset.users.raw(u) for u in dataset.interactions["user"]],
+                "item_id": [dataset.items.raw(i) for i in dataset.interactions["item"]],
+            }
+        )
+        phase = np.arange(len(frame)) % 10
+        frame[phase < 8].to_csv(tmp_path / "train.tsv", sep="\t", index=False)
+        frame[phase == 8].to_csv(tmp_path / "valid.tsv", sep="\t", index=False)
+        frame[phase == 9].to_csv(tmp_path / "test.tsv", sep="\t", index=False)
+        return self.make_config_with(path=str(tmp_path))
 
 
 class TestRandomPolicy(PolicyContract):
