@@ -46,3 +46,15 @@ def test_train_error_printed_once(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert output.count(f"dataset.path {missing} is not a directory") == 1
     assert f"dataset.path {missing} is not a directory" in (run_dir / "train.log").read_text(encoding="utf-8")
+
+
+def test_unavailable_cuda_device_is_config_error():
+    import torch
+
+    from avrec.errors import ConfigError
+    from avrec.trainer import resolve_device
+
+    index = torch.cuda.device_count()
+    with pytest.raises(ConfigError) as excinfo:
+        resolve_device(f"cuda:{index}")
+    assert f"cuda:{index}" in str(excinfo.value)

@@ -52,9 +52,17 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError as error:
         raise ConfigError(f"Invalid trainer.device '{name}': {error}. Use auto, cpu or cuda.") from error
+    if device.type == "cuda":
+        count = torch.cuda.device_count()
+        if count == 0 or (device.index is not None and device.index >= count):
+            raise ConfigError(
+                f"trainer.device '{name}' is not available: this machine has {count} CUDA device(s). "
+                f"Use trainer.device=auto or cpu."
+            )
+    return device
 
 
 def make_optimizer(config: TrainerConfig, params) -> torch.optim.Optimizer:
