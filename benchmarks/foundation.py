@@ -49,8 +49,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmark-runs/foundation"))
     parser.add_argument("--seed", type=int, default=2020)
     args = parser.parse_args()
-    bpr, bpr_seconds = train(args.out / "bpr", "encoder=[id]", "fusion=none", "head=bpr", f"seed={args.seed}")
-    pop, pop_seconds = train(args.out / "pop", "encoder=[id]", "fusion=none", "head=pop", f"seed={args.seed}")
+    bpr, bpr_seconds = train(args.out / "bpr", "experiment=bpr", f"seed={args.seed}")
+    pop, pop_seconds = train(args.out / "pop", "experiment=bpr", "head=pop", f"seed={args.seed}")
     eval_seconds = time_evaluation(args.out / "bpr")
     ratio = bpr["test"]["ndcg@10"] / pop["test"]["ndcg@10"]
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")

@@ -52,7 +52,7 @@ def run_once(out: Path, name: str, lr: str | None, seed: int, epochs: int | None
         overrides = [*CONFIGS[name], *RUN_OPTIONS, *SMALL_BUDGET, f"trainer.lr={lr}", f"trainer.epochs={epochs}", f"seed={seed}"]
     metrics_file = run_dir / "metrics.json"
     if not metrics_file.exists():
-        command = ["avrec", "train", *overrides, f"hydra.run.dir={run_dir}"]
+        command = ["avrec", "train", "experiment=bpr", *overrides, f"hydra.run.dir={run_dir}"]
         _logger.info("Running %s", " ".join(command))
         subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     return json.loads(metrics_file.read_text())

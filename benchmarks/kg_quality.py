@@ -42,7 +42,7 @@ def run(out: Path, name: str, overrides: list[str], seed: int, trainer: list[str
     metrics_file = run_dir / "metrics.json"
     if not metrics_file.exists():
         command = [
-            sys.executable, "-m", "avrec", "train", *overrides, *trainer, "trainer.progress=false",
+            sys.executable, "-m", "avrec", "train", "experiment=bpr", *overrides, *trainer, "trainer.progress=false",
             f"seed={seed}", f"hydra.run.dir={run_dir}",
         ]
         print("running:", " ".join(command[2:]), flush=True)

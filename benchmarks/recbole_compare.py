@@ -186,7 +186,7 @@ AVREC_RUNS = {
 def run_avrec(name: str, overrides: list[str], split_dir: Path, out_dir: Path, threads: int) -> dict:
     run_dir = out_dir / name.split()[0]
     command = [
-        sys.executable, "-m", "avrec", "train", *overrides,
+        sys.executable, "-m", "avrec", "train", "experiment=bpr", *overrides,
         "dataset=ml-100k", "split=fixed", f"split.path={split_dir}", "seed=2020",
         f"trainer.num_threads={threads}", "trainer.progress=false", "trainer.device=cpu",
         f"hydra.run.dir={run_dir}",

@@ -34,7 +34,7 @@ def parse_args() -> argparse.Namespace:
 
 def train(args: argparse.Namespace, data_dir: Path, run_dir: Path) -> dict:
     command = [
-        "avrec", "train", "dataset=microlens", f"dataset.data_dir={data_dir}",
+        "avrec", "train", "experiment=bpr", "dataset=microlens", f"dataset.data_dir={data_dir}",
         f"encoder={args.encoders}", f"fusion={args.fusion}", f"trainer.epochs={args.epochs}",
         "trainer.num_threads=2", "trainer.progress=false", "encoder.video.progress=false",
         f"cache_dir={args.workdir / 'cache'}", f"hydra.run.dir={run_dir}",

@@ -45,6 +45,7 @@ def _tiny_ml100k(source: Path, target: Path) -> Path:
 def _train_run(data_dir: Path, run_dir: Path, cache_dir: Path, overrides: list[str]) -> Path:
     cfg = compose_config(
         [
+            "experiment=bpr",
             f"dataset.data_dir={data_dir}",
             "encoder=[text]",
             "fusion=none",
@@ -160,7 +161,7 @@ def test_search_run_without_text_encoder(runs, tmp_path, capsys) -> None:
 def test_search_star_wars_on_ml100k(tmp_path, capsys) -> None:
     """The full ml-100k catalogue: both films are in the top 5 for "Star Wars"."""
     overrides = ["encoder=[text]", "fusion=none", "trainer.epochs=1", "trainer.progress=false"]
-    cfg = compose_config([*overrides, f"cache_dir={tmp_path / 'cache'}"])
+    cfg = compose_config(["experiment=bpr", *overrides, f"cache_dir={tmp_path / 'cache'}"])
     run_dir = tmp_path / "run"
     train(cfg, run_dir)
     (run_dir / ".hydra").mkdir(exist_ok=True)

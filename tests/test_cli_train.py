@@ -31,7 +31,7 @@ def tiny_atomic(tmp_path: Path) -> Path:
 def test_train_names_run_directory(tiny_atomic: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = _avrec(
-        "train", "dataset=atomic", f"dataset.path={tiny_atomic}", "head=pop", "trainer.epochs=0",
+        "train", "experiment=bpr", "dataset=atomic", f"dataset.path={tiny_atomic}", "head=pop", "trainer.epochs=0",
         "trainer.tensorboard=false", f"hydra.run.dir={run_dir}", cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -41,7 +41,7 @@ def test_train_names_run_directory(tiny_atomic: Path, tmp_path: Path) -> None:
 def test_train_error_printed_once(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     missing = tmp_path / "missing"
-    result = _avrec("train", "dataset=atomic", f"dataset.path={missing}", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    result = _avrec("train", "experiment=bpr", "dataset=atomic", f"dataset.path={missing}", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 2
     assert output.count(f"dataset.path {missing} is not a directory") == 1

@@ -13,7 +13,8 @@ from omegaconf import OmegaConf
 
 def test_default_config_resolves():
     resolved = resolve(compose_config([]), get_registry())
-    assert set(resolved.encoders) == {"id"}
+    assert set(resolved.encoders) == {"id", "text"}
+    assert resolved.components["fusion"][0].name == "gated"
     assert resolved.components["head"][0].name == "bpr"
     assert isinstance(resolved.trainer, TrainerConfig)
 
@@ -163,3 +164,23 @@ def test_valid_metric_follows_eval_ks():
     with pytest.raises(ConfigError) as excinfo:
         preflight(["eval.ks=[5]"])
     assert "Did you mean 'ndcg@5'?" in str(excinfo.value)
+
+
+def test_bpr_experiment_selects_matrix_factorisation():
+    cfg = compose_config(["experiment=bpr"])
+    assert list(cfg.encoder) == ["id"]
+    assert cfg.fusion.name == "none"
+    assert cfg.trainer.lr == 0.002
+    assert cfg.model.user_tower.history == "none"
+
+
+def test_command_line_group_beats_experiment():
+    cfg = compose_config(["encoder=[id]", "fusion=none"])
+    assert list(cfg.encoder) == ["id"]
+    assert cfg.fusion.name == "none"
+
+
+def test_unknown_experiment_suggests():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["experiment=bprr"])
+    assert "Did you mean 'bpr'?" in str(excinfo.value)

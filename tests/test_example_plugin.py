@@ -75,7 +75,7 @@ def test_train_with_example_components(installed: Path, workdir: Path, ml100k_sl
     run_dir = workdir / "run"
     _run(
         [
-            sys.executable, "-m", "avrec", "train", "encoder=[id,tfidf]", "fusion=masked_mean",
+            sys.executable, "-m", "avrec", "train", "experiment=bpr", "encoder=[id,tfidf]", "fusion=masked_mean",
             f"dataset.data_dir={ml100k_slice}", "dataset.max_users=60", "trainer.epochs=1",
             "trainer.progress=false", "trainer.num_threads=1", "model.dim=16", f"hydra.run.dir={run_dir}",
         ],
@@ -92,7 +92,7 @@ def test_train_uses_shipped_preset_dir(installed: Path, workdir: Path, ml100k_sl
     run_dir = workdir / "run"
     _run(
         [
-            sys.executable, "-m", "avrec", "train", "encoder=[id,tfidf]", "fusion=masked_mean", "encoder.tfidf.svd_dim=8",
+            sys.executable, "-m", "avrec", "train", "experiment=bpr", "encoder=[id,tfidf]", "fusion=masked_mean", "encoder.tfidf.svd_dim=8",
             f"dataset.data_dir={ml100k_slice}", "dataset.max_users=30", "trainer.epochs=1",
             "trainer.progress=false", "trainer.num_threads=1", "model.dim=8", f"hydra.run.dir={run_dir}",
         ],

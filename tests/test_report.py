@@ -211,7 +211,7 @@ def test_sweep_then_report(ml100k_slice: Path, tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     trained = _avrec(
         [
-            "train", "-m", "encoder=[id]", "fusion=none", "head=bpr,bce", "seed=1,2",
+            "train", "-m", "experiment=bpr", "encoder=[id]", "fusion=none", "head=bpr,bce", "seed=1,2",
             f"dataset.data_dir={ml100k_slice}", "dataset.max_users=60", "trainer.epochs=2",
             "trainer.progress=false", "trainer.num_threads=1", "model.dim=16", f"hydra.sweep.dir={sweep_dir}",
         ],

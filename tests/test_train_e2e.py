@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-SLICE = ["dataset=ml-100k", "dataset.max_users=120", "trainer.progress=false"]
+SLICE = ["experiment=bpr", "dataset=ml-100k", "dataset.max_users=120", "trainer.progress=false"]
 CONTRACT_KEYS = {"test", "valid", "n_users_evaluated", "n_users_skipped", "wall_seconds", "epochs", "best_epoch"}
 
 

@@ -162,7 +162,7 @@ def trained_slice_run(ml100k_slice: Path, tmp_path_factory: pytest.TempPathFacto
     from avrec.run import train
 
     run_dir = tmp_path_factory.mktemp("simulate-run")
-    cfg = compose_config([
+    cfg = compose_config(["experiment=bpr", 
         f"dataset.data_dir={ml100k_slice}", "encoder=[id]", "trainer.epochs=1", "trainer.progress=false",
         "trainer.device=cpu", f"cache_dir={tmp_path_factory.mktemp('cache')}",
     ])

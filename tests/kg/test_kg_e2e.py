@@ -17,7 +17,7 @@ FAST_KG = ["encoder.kg.embedding_dim=8", "encoder.kg.epochs=2", "encoder.kg.batc
 
 def train(data_dir: Path, cache_dir: Path, run_dir: Path) -> subprocess.CompletedProcess:
     command = [
-        sys.executable, "-m", "avrec", "train", "dataset=ml-100k", f"dataset.data_dir={data_dir}",
+        sys.executable, "-m", "avrec", "train", "experiment=bpr", "dataset=ml-100k", f"dataset.data_dir={data_dir}",
         "encoder=[id,kg]", "fusion=gated", "trainer.epochs=2", "trainer.progress=false", "model.dim=8",
         f"cache_dir={cache_dir}", f"hydra.run.dir={run_dir}", *FAST_KG,
     ]

@@ -57,10 +57,10 @@ def test_two_process_ddp_matches_single_process(ml100k_slice, tmp_path):
         pytest.skip("torch was built without torch.distributed")
     overrides = _overrides(ml100k_slice, tmp_path / "cache")
     single, ddp = tmp_path / "single", tmp_path / "ddp"
-    _run([sys.executable, "-m", "avrec", "train", *overrides, f"hydra.run.dir={single}"])
+    _run([sys.executable, "-m", "avrec", "train", "experiment=bpr", *overrides, f"hydra.run.dir={single}"])
     _run([
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "avrec", "train", "trainer=ddp", *overrides, f"hydra.run.dir={ddp}",
+        "-m", "avrec", "train", "trainer=ddp", "experiment=bpr", *overrides, f"hydra.run.dir={ddp}",
     ])
     expected = json.loads((single / "metrics.json").read_text())
     distributed = json.loads((ddp / "metrics.json").read_text())

@@ -126,6 +126,7 @@ def test_lightgcn_alone_trains_on_slice(ml100k_slice, tmp_path):
 
     cfg = compose_config(
         [
+            "experiment=bpr",
             "encoder=[lightgcn]", "head=bpr", "model.user_tower.id_embedding=false",
             f"dataset.data_dir={ml100k_slice}", "trainer.epochs=3", "trainer.progress=false",
             "trainer.tensorboard=false", f"cache_dir={tmp_path / 'cache'}",

@@ -29,7 +29,7 @@ def _overrides(slice_dir: Path, cache_dir: Path) -> list[str]:
 
 
 def _command(overrides: list[str], run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "avrec", "train", *overrides, f"hydra.run.dir={run_dir}"]
+    return [sys.executable, "-m", "avrec", "train", "experiment=bpr", *overrides, f"hydra.run.dir={run_dir}"]
 
 
 def _environment() -> dict[str, str]:
@@ -72,7 +72,7 @@ def test_killed_run_resumes_exactly(ml100k_slice, tmp_path):
     assert state["progress"]["step_in_epoch"] >= STEP_CHECKPOINT_EVERY
     assert not (killed / "metrics.json").exists()
 
-    _run([sys.executable, "-m", "avrec", "train", *overrides, f"trainer.resume={killed}"])
+    _run([sys.executable, "-m", "avrec", "train", "experiment=bpr", *overrides, f"trainer.resume={killed}"])
     expected = json.loads((whole / "metrics.json").read_text())
     resumed = json.loads((killed / "metrics.json").read_text())
     assert resumed["test"] == expected["test"]

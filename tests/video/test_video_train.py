@@ -26,7 +26,7 @@ def test_other_datasets_keep_default_split() -> None:
 
 
 def test_video_preset_validates_with_id() -> None:
-    cfg = compose_config(["dataset=microlens", "encoder=[id,video]", "fusion=gated"])
+    cfg = compose_config(["experiment=bpr", "dataset=microlens", "encoder=[id,video]", "fusion=gated"])
     encoders = resolve(cfg, get_plugin_manager().registry).encoders
     assert encoders["video"][1].model_name == "efficientnet_lite0"
 
@@ -42,6 +42,7 @@ def test_train_microlens_with_video(microlens_dir: Path, tmp_path: Path) -> None
 
     cfg = compose_config(
         [
+            "experiment=bpr",
             "dataset=microlens",
             f"dataset.data_dir={microlens_dir}",
             "encoder=[id,video]",

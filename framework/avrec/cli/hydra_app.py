@@ -98,7 +98,7 @@ def _missing_option_error(error: MissingConfigException) -> ConfigError:
     missing = error.missing_cfg_file or ""
     group, _, option = missing.rpartition("/")
     options = list(error.options or []) or _group_options(group)
-    if group in KINDS or group in ("trainer", "eval"):
+    if group in KINDS or group in ("trainer", "eval", "experiment"):
         return ConfigError(
             f"Unknown {group} '{option}'.{suggest(option, options)} "
             f"Available {group} options: {', '.join(sorted(options)) or '(none)'}."
