@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
-from scipy import sparse
 
 from avrec.data.atomic import load_atomic
 from avrec.data.dataset import Dataset
 from avrec.interfaces import BuildContext, Split
+from avrec.testing import small_context
 
 TINY_ITEMS = 12
 
@@ -61,14 +59,6 @@ def make_context(tmp_path: Path) -> ContextFactory:
 
     def build(dataset: Dataset, dim: int = 8) -> BuildContext:
         split = Split(dataset.interactions, dataset.interactions.iloc[:0], dataset.interactions.iloc[:0])
-        return BuildContext(
-            dataset=dataset,
-            split=split,
-            train_matrix=sparse.csr_matrix((dataset.n_users, dataset.n_items), dtype=np.float32),
-            dim=dim,
-            cache_dir=tmp_path / "cache",
-            device=torch.device("cpu"),
-            seed=0,
-        )
+        return small_context(tmp_path / "cache", dim=dim, dataset=dataset, split=split)
 
     return build

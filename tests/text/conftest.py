@@ -12,11 +12,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from scipy import sparse
 
 from avrec.data.dataset import Dataset, IdMap
 from avrec.interfaces import BuildContext, Split
+from avrec.testing import small_context
 
 ContextFactory = Callable[..., BuildContext]
 
@@ -51,15 +50,7 @@ def make_context(tmp_path: Path) -> ContextFactory:
     def build(titles: Sequence[str], genres: Sequence[list[str]] | None = None, dim: int = 8) -> BuildContext:
         dataset = make_dataset(titles, genres)
         split = Split(dataset.interactions, dataset.interactions.iloc[:0], dataset.interactions.iloc[:0])
-        return BuildContext(
-            dataset=dataset,
-            split=split,
-            train_matrix=sparse.csr_matrix((dataset.n_users, dataset.n_items), dtype=np.float32),
-            dim=dim,
-            cache_dir=tmp_path / "cache",
-            device=torch.device("cpu"),
-            seed=0,
-        )
+        return small_context(tmp_path / "cache", dim=dim, dataset=dataset, split=split)
 
     return build
 
