@@ -1,10 +1,11 @@
-"""Foundation figures: default `avrec train` wall time, BPR versus popularity, evaluation time.
+"""Foundation figures: BPR wall time, BPR versus popularity, evaluation time.
 
 Usage: python benchmarks/foundation.py [--out DIR] [--seed 2020]
 
 Runs two real `avrec train` jobs on ml-100k with the same split and seed
-(the default BPR model and the `pop` head), then times a full-ranking test
-evaluation of all users of the BPR run. Prints a Markdown table.
+(matrix-factorisation BPR through `experiment=bpr`, and the `pop` head),
+then times a full-ranking test evaluation of all users of the BPR run.
+Prints a Markdown table.
 """
 
 from __future__ import annotations
