@@ -77,8 +77,8 @@ class ModelConfig:
 SINGLE_GROUPS = ("dataset", "split", "fusion", "head")
 CORE_SECTIONS = {"trainer": TrainerConfig, "eval": EvalConfig, "model": ModelConfig}
 
-# NOTE: trainer.py (make_optimizer, make_scheduler) and model.py (UserTower) keep their own copies of
-# these choices, so a new optimizer, schedule or pooling must be added there and here.
+# Choices checked before any work starts; trainer.py and model.py import them, so a new optimizer,
+# schedule or pooling is added here and implemented there.
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
 HISTORY_POOLING = ("none", "mean", "attention")

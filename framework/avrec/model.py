@@ -7,11 +7,10 @@ import torch
 from scipy import sparse
 from torch import nn
 
-from avrec.config import UserTowerConfig
+from avrec.config import HISTORY_POOLING, UserTowerConfig
 from avrec.errors import ConfigError
 from avrec.interfaces import Encoder, Fusion, Head, ModalityOutput
 
-HISTORY_POOLING = ("none", "mean", "attention")
 
 
 def _sparse_tensor(matrix: sparse.csr_matrix) -> torch.Tensor:

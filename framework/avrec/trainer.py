@@ -30,7 +30,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from avrec import distributed
-from avrec.config import TrainerConfig
+from avrec.config import LR_SCHEDULES, OPTIMIZERS, TrainerConfig
 from avrec.errors import ConfigError, DataError, NonFiniteLossError, ResumeError
 from avrec.interfaces import Split
 from avrec.io import load_torch, save_torch
@@ -42,7 +42,6 @@ _logger = logging.getLogger(__name__)
 BEST_CHECKPOINT = "checkpoints/best.pt"
 LAST_CHECKPOINT = "checkpoints/last.pt"
 TENSORBOARD_DIR = "tensorboard"
-LR_SCHEDULES = ("constant", "cosine")
 # Config sections that must match between a checkpoint and the run that resumes it.
 RESUME_MUST_MATCH = ("dataset", "split", "encoder", "fusion", "head", "model", "seed")
 
@@ -69,7 +68,7 @@ def make_optimizer(config: TrainerConfig, params) -> torch.optim.Optimizer:
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
     if config.optimizer not in optimizers:
         raise ConfigError(
-            f"Invalid trainer.optimizer '{config.optimizer}'. Valid values: {', '.join(optimizers)}."
+            f"Invalid trainer.optimizer '{config.optimizer}'. Valid values: {', '.join(OPTIMIZERS)}."
         )
     return optimizers[config.optimizer](params, lr=config.lr, weight_decay=config.weight_decay)
 
