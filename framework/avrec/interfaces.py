@@ -61,7 +61,7 @@ class Splitter(abc.ABC):
 
 @dataclass
 class BuildContext:
-    """What a model component may need when it is built."""
+    """Data, split and settings handed to a model component when it is built."""
 
     dataset: Dataset
     split: Split

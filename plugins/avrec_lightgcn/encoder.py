@@ -119,7 +119,7 @@ class LightGCNEncoder(Encoder):
 
         The head requests item and user vectors separately within one
         training step, so the result is reused until a parameter changes:
-        the key holds the weights' in-place version counters, which every
+        the key contains the weights' in-place version counters, which every
         optimiser step and ``load_state_dict`` increment.
         """
         key = (

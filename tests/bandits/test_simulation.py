@@ -199,7 +199,7 @@ def test_simulate_resumes_saved_policy(trained_slice_run: Path) -> None:
     state_dir = trained_slice_run / "policies"
     main(["simulate", str(trained_slice_run), "policy=[linucb]", "rounds=100", "save_policies=true"])
     main(["simulate", str(trained_slice_run), "policy=[linucb]", "rounds=100", f"load_policies={state_dir}"])
-    # The resumed policy continued from 100 updates, so the state saved after it holds 200.
+    # The resumed policy continued from 100 updates, so the state saved after it records 200.
     assert load_torch(state_dir / "linucb.pt")["state"]["model"]["n_updates"] == 200
 
 

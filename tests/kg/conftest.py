@@ -29,7 +29,7 @@ def ml100k_kg_tiny(ml100k_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     """ml-100k atomic files cut to items 1-12 (their ratings, links and every triple touching their entities).
 
     Item 12 keeps its ratings and genres but loses its link, so one item is
-    unlinked. The cut holds several hundred real Freebase triples.
+    unlinked. The cut contains several hundred real Freebase triples.
     """
     target = tmp_path_factory.mktemp("ml100k-kg-tiny")
     items = {str(i) for i in range(1, TINY_ITEMS + 1)}

@@ -161,7 +161,7 @@ def read_overrides(path: Path) -> list[str]:
 def shared_overrides(runs: list[RunRecord], unfinished: list[list[str]] = ()) -> list[str]:
     """Return the overrides that every run has, in the first run's order (seed excluded).
 
-    ``unfinished`` holds the overrides of jobs without metrics: an override they lack still varies
+    ``unfinished`` contains the overrides of jobs without metrics: an override they lack still varies
     across the sweep, so it stays in the labels.
     """
     common = set.intersection(*(set(run.overrides) for run in runs), *(set(item) for item in unfinished))

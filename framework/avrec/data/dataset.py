@@ -2,7 +2,7 @@
 
 Raw ids (strings or numbers) are mapped once to contiguous indices; the
 mappings travel with every checkpoint so that a saved run can translate
-indices back to the ids a user knows.
+indices back to the raw ids.
 """
 
 from __future__ import annotations
