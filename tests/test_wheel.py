@@ -62,6 +62,9 @@ def test_wheel_imports_from_wheel(wheel_venv, tmp_path):
     config_dir = Path(result.stdout.strip())
     assert str(wheel_venv) in str(config_dir)
     assert (config_dir / "config.yaml").exists()
+    source_groups = {path.relative_to(REPO / "conf") for path in (REPO / "conf").glob("*/*.yaml")}
+    wheel_groups = {path.relative_to(config_dir) for path in config_dir.glob("*/*.yaml")}
+    assert source_groups <= wheel_groups, f"missing from the wheel: {sorted(map(str, source_groups - wheel_groups))}"
 
 
 def test_wheel_lists_builtin_plugins(wheel_venv, tmp_path):
