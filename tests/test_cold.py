@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from avrec.cli.hydra_app import compose_config
-from avrec.cold import evaluate_cold_items
+from avrec.cold import evaluate_among, evaluate_cold_items
 from avrec.config import component_config
 from avrec.data.atomic import load_atomic
 from avrec.data.dataset import Dataset
@@ -30,7 +30,12 @@ def slice_dataset(ml100k_slice) -> Dataset:
 
 @pytest.fixture(scope="module")
 def cold_split(slice_dataset):
-    return ColdItemsSplitter(ColdItemsSplitConfig()).split(slice_dataset, seed=7)
+    return ColdItemsSplitter(ColdItemsSplitConfig(validate_on="warm")).split(slice_dataset, seed=7)
+
+
+@pytest.fixture(scope="module")
+def cold_valid_split(slice_dataset):
+    return ColdItemsSplitter(ColdItemsSplitConfig(validate_on="cold")).split(slice_dataset, seed=7)
 
 
 def _frame(pairs: list[tuple[int, int]]) -> pd.DataFrame:
@@ -92,6 +97,46 @@ def test_split_differs_across_seeds(slice_dataset):
     assert not np.array_equal(first.cold_items, second.cold_items)
 
 
+def test_cold_validation_items_disjoint_from_test_items(cold_valid_split):
+    assert not np.intersect1d(cold_valid_split.valid_cold_items, cold_valid_split.cold_items).size
+
+
+def test_cold_validation_holds_only_its_items(cold_valid_split):
+    assert np.isin(cold_valid_split.valid["item"].to_numpy(), cold_valid_split.valid_cold_items).all()
+
+
+def test_no_validation_item_in_train(cold_valid_split):
+    assert not np.isin(cold_valid_split.train["item"].to_numpy(), cold_valid_split.valid_cold_items).any()
+
+
+def test_cold_validation_same_size_as_test_items(cold_valid_split):
+    assert len(cold_valid_split.valid_cold_items) == len(cold_valid_split.cold_items)
+
+
+def test_both_validations_test_the_same_items(cold_split, cold_valid_split):
+    assert np.array_equal(cold_split.cold_items, cold_valid_split.cold_items)
+    assert cold_split.test.index.equals(cold_valid_split.test.index)
+
+
+def test_cold_validation_partitions_interactions(cold_valid_split, slice_dataset):
+    parts = [cold_valid_split.train, cold_valid_split.valid, cold_valid_split.test]
+    assert sorted(np.concatenate([part.index for part in parts])) == sorted(slice_dataset.interactions.index)
+
+
+def test_warm_validation_lists_no_validation_items(cold_split):
+    assert cold_split.valid_cold_items is None
+
+
+def test_unknown_validate_on_rejected(slice_dataset):
+    with pytest.raises(ConfigError, match="validate_on"):
+        ColdItemsSplitter(ColdItemsSplitConfig(validate_on="test")).split(slice_dataset, seed=0)
+
+
+def test_share_too_large_for_two_held_out_sets_rejected(slice_dataset):
+    with pytest.raises(DataError, match="validate_on=warm"):
+        ColdItemsSplitter(ColdItemsSplitConfig(cold_share=0.5)).split(slice_dataset, seed=0)
+
+
 def test_small_share_keeps_one_cold_item():
     cold = choose_cold_items(np.array([0, 1, 2]), 0.01, np.random.default_rng(0))
     assert len(cold) == 1
@@ -116,7 +161,7 @@ def test_three_ratios_rejected(slice_dataset):
 def test_cold_items_preset_validates():
     node = compose_config(["split=cold_items"]).split
     _, config = component_config(get_registry(), "split", node, "split")
-    assert config.cold_share == 0.1
+    assert (config.cold_share, config.validate_on) == (0.1, "cold")
 
 
 # --- random NDCG -------------------------------------------------------------
@@ -183,3 +228,12 @@ def test_block_random_level_excludes_masked_candidates():
     # Cold item 3 is in user 0's validation items, so only item 4 is a candidate.
     block = _block([[0.0] * 5, [0.0] * 5], [(0, 4)], cold=[3, 4], valid=_frame([(0, 3)]))
     assert block["random_ndcg@2"] == pytest.approx(1.0)
+
+
+def test_among_masks_seen_candidates():
+    # Candidate 3 was seen in training, so the relevant candidate 4 is ranked first despite its lower score.
+    result, _, _ = evaluate_among(
+        _table_scorer([[9.0, 8.0, 7.0, 5.0, 2.0], [0.0] * 5]), candidates=np.array([3, 4]),
+        truth=_frame([(0, 4)]), seen=[_frame([(0, 3)])], n_users=2, n_items=5, ks=[1], metrics=["hit"], batch_size=8,
+    )
+    assert result.metrics["hit@1"] == 1.0

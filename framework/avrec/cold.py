@@ -28,6 +28,44 @@ _logger = logging.getLogger(__name__)
 BLOCK = "cold_items"
 
 
+def evaluate_among(
+    score_fn: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    candidates: np.ndarray,
+    truth: pd.DataFrame,
+    seen: Sequence[pd.DataFrame],
+    n_users: int,
+    n_items: int,
+    ks: Sequence[int],
+    metrics: Sequence[str],
+    batch_size: int,
+) -> tuple[EvalResult, sparse.csr_matrix, sparse.csr_matrix]:
+    """Rank only ``candidates`` for every user with an interaction in ``truth``.
+
+    ``score_fn`` returns scores ``[b, n_items]`` over the whole catalogue; its
+    candidate columns are ranked. Items of the ``seen`` interactions are
+    masked, and ``truth`` items that are not candidates are not relevant.
+    Returns the result with the ground truth and mask restricted to the
+    candidates.
+    """
+    columns = np.unique(np.asarray(candidates, dtype=np.int64))
+
+    def candidate_scores(users: torch.Tensor) -> torch.Tensor:
+        scores = score_fn(users)
+        return scores[:, torch.from_numpy(columns).to(scores.device)]
+
+    masked = sparse.csr_matrix((n_users, n_items), dtype=np.float32)
+    for frame in seen:
+        masked = masked + interactions_to_csr(frame, n_users, n_items, "seen")
+    exclude = sparse.csr_matrix(masked[:, columns])
+    ground_truth = interactions_to_csr(truth, n_users, n_items, "truth")[:, columns]
+    result = evaluate(
+        candidate_scores, n_items=len(columns), ground_truth=ground_truth, exclude=exclude,
+        ks=ks, metrics=metrics, batch_size=batch_size,
+    )
+    return result, ground_truth, exclude
+
+
 def evaluate_cold_items(
     score_fn: Callable[[torch.Tensor], torch.Tensor],
     *,
@@ -43,26 +81,17 @@ def evaluate_cold_items(
 ) -> dict[str, Any]:
     """Rank only ``cold_items`` for every test user and return the metrics with the random levels.
 
-    ``score_fn`` returns scores ``[b, n_items]`` over the whole catalogue. Its
-    cold-item columns are the candidates. The user's training and validation
-    items are masked, and test items that are not cold are not relevant.
+    The user's training and validation items are masked, and test items
+    that are not cold are not relevant.
     """
-    cold = np.unique(np.asarray(cold_items, dtype=np.int64))
-
-    def cold_scores(users: torch.Tensor) -> torch.Tensor:
-        scores = score_fn(users)
-        return scores[:, torch.from_numpy(cold).to(scores.device)]
-
-    seen = interactions_to_csr(train, n_users, n_items, "train") + interactions_to_csr(valid, n_users, n_items, "valid")
-    exclude = sparse.csr_matrix(seen[:, cold])
-    ground_truth = interactions_to_csr(test, n_users, n_items, "test")[:, cold]
-    result = evaluate(
-        cold_scores, n_items=len(cold), ground_truth=ground_truth, exclude=exclude,
+    result, ground_truth, exclude = evaluate_among(
+        score_fn, candidates=cold_items, truth=test, seen=[train, valid], n_users=n_users, n_items=n_items,
         ks=ks, metrics=metrics, batch_size=batch_size,
     )
+    n_cold = len(np.unique(cold_items))
     block: dict[str, Any] = {key: float(value) for key, value in result.metrics.items()}
-    block.update(_random_levels(result, ground_truth, exclude, len(cold), ks))
-    block.update(n_cold_items=int(len(cold)), n_users_evaluated=result.n_users_evaluated)
+    block.update(_random_levels(result, ground_truth, exclude, n_cold, ks))
+    block.update(n_cold_items=int(n_cold), n_users_evaluated=result.n_users_evaluated)
     return block
 
 

@@ -29,12 +29,15 @@ class Split:
     """Train, validation and test interactions (same columns as ``Dataset.interactions``).
 
     ``cold_items`` lists item indices that were held out of training entirely.
+    ``valid_cold_items``, when set, lists the items of the validation split,
+    also held out of training; validation then ranks only those items.
     """
 
     train: pd.DataFrame
     valid: pd.DataFrame
     test: pd.DataFrame
     cold_items: np.ndarray | None = None
+    valid_cold_items: np.ndarray | None = None
 
 
 class DatasetSource(abc.ABC):

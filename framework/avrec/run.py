@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from avrec.cold import cold_items_metrics
 from avrec import distributed
+from avrec.cold import cold_items_metrics, evaluate_among
 from avrec.config import ResolvedConfig, resolve
 from avrec.data.dataset import Dataset
-from avrec.evaluator import evaluate_split
+from avrec.evaluator import EvalResult, evaluate_split
 from avrec.interfaces import BuildContext, Encoder, Split
 from avrec.io import atomic_write_json, load_torch
 from avrec.model import Recommender, UserTower
@@ -112,8 +112,12 @@ def build_experiment(cfg: DictConfig, run_dir: Path | None = None) -> Experiment
     return Experiment(cfg, resolved, dataset, split, context, model)
 
 
-def evaluate(experiment: Experiment, phase: str) -> dict[str, Any]:
-    """Full-ranking evaluation of the experiment's model on ``phase`` (valid or test)."""
+def evaluate(experiment: Experiment, phase: str) -> EvalResult:
+    """Full-ranking evaluation of the experiment's model on ``phase`` (valid or test).
+
+    When the split holds out validation items (``split=cold_items`` with
+    ``validate_on=cold``), validation ranks only those items.
+    """
     model = experiment.model
     model.eval()
     with torch.no_grad():
@@ -124,6 +128,13 @@ def evaluate(experiment: Experiment, phase: str) -> dict[str, Any]:
 
     cfg = experiment.resolved.eval
     split = experiment.split
+    if phase == "valid" and split.valid_cold_items is not None:
+        result, _, _ = evaluate_among(
+            score, candidates=split.valid_cold_items, truth=split.valid, seen=[split.train],
+            n_users=experiment.dataset.n_users, n_items=experiment.dataset.n_items,
+            ks=cfg.ks, metrics=cfg.metrics, batch_size=cfg.batch_size,
+        )
+        return result
     return evaluate_split(
         score,
         train=split.train,

@@ -1,8 +1,9 @@
 """Cold-items split: a seeded share of items is held out of training and forms the test split.
 
 Every interaction of a cold item goes to test, so test contains only cold
-items and no cold item appears in train or validation. The other
-interactions are shuffled and cut per user into train and validation.
+items and no cold item appears in train or validation. Validation is
+either a second set of held-out items (``validate_on=cold``) or a per-user
+cut of the other items' interactions (``validate_on=warm``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from avrec.interfaces import Split, Splitter
 from avrec.split import TEST, TRAIN, VALID, random_order_labels
 
 _logger = logging.getLogger(__name__)
+
+VALIDATE_ON = ("cold", "warm")
 
 
 def choose_cold_items(items: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
@@ -48,6 +51,29 @@ def cold_items_labels(
     return labels, cold
 
 
+def cold_validation_labels(items: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label rows TRAIN/VALID/TEST with two disjoint held-out item sets; return labels, test and valid items.
+
+    The test items are drawn exactly as :func:`cold_items_labels` draws
+    them, so both ``validate_on`` settings test on the same cold items.
+    """
+    rng = np.random.default_rng(seed)
+    cold = choose_cold_items(items, share, rng)
+    remaining = items[~np.isin(items, cold)]
+    count = max(int(round(share * len(np.unique(items)))), 1)
+    if count >= len(np.unique(remaining)):
+        raise DataError(
+            f"split.cold_share={share} with split.validate_on=cold would hold out {2 * count} of the "
+            f"{len(np.unique(items))} items that have interactions, leaving none for training. Lower "
+            f"split.cold_share or set split.validate_on=warm."
+        )
+    valid_cold = np.sort(rng.choice(np.unique(remaining), size=count, replace=False))
+    labels = np.full(len(items), TRAIN, dtype=np.int64)
+    labels[np.isin(items, valid_cold)] = VALID
+    labels[np.isin(items, cold)] = TEST
+    return labels, cold, valid_cold
+
+
 class ColdItemsSplitter(Splitter):
     """Hold out ``cold_share`` of the items with all their interactions; split the rest per user."""
 
@@ -55,13 +81,22 @@ class ColdItemsSplitter(Splitter):
         share = float(self.config.cold_share)
         if not 0.0 < share < 1.0:
             raise ConfigError(f"Invalid value for 'split.cold_share': {share}. Use a fraction in (0, 1), e.g. 0.1.")
+        validate_on = self.config.validate_on
+        if validate_on not in VALIDATE_ON:
+            raise ConfigError(
+                f"Invalid value for 'split.validate_on': {validate_on!r}. Valid values: {', '.join(VALIDATE_ON)}."
+            )
         ratios = self._ratios()
         interactions = dataset.interactions
-        users = interactions["user"].to_numpy()
-        labels, cold = cold_items_labels(users, interactions["item"].to_numpy(), share, ratios, seed)
+        users, items = interactions["user"].to_numpy(), interactions["item"].to_numpy()
+        valid_cold = None
+        if validate_on == "cold":
+            labels, cold, valid_cold = cold_validation_labels(items, share, seed)
+        else:
+            labels, cold = cold_items_labels(users, items, share, ratios, seed)
         train, valid, test = (interactions.iloc[np.flatnonzero(labels == part)] for part in (TRAIN, VALID, TEST))
-        self._log(cold, users, train, test)
-        return Split(train=train, valid=valid, test=test, cold_items=cold)
+        self._log(cold, valid_cold, users, train, test)
+        return Split(train=train, valid=valid, test=test, cold_items=cold, valid_cold_items=valid_cold)
 
     def _ratios(self) -> list[float]:
         ratios = [float(value) for value in self.config.ratios]
@@ -73,10 +108,14 @@ class ColdItemsSplitter(Splitter):
         return [value / sum(ratios) for value in ratios]
 
     @staticmethod
-    def _log(cold: np.ndarray, users: np.ndarray, train, test) -> None:
+    def _log(cold: np.ndarray, valid_cold: np.ndarray | None, users: np.ndarray, train, test) -> None:
         test_only = np.setdiff1d(np.unique(test["user"].to_numpy()), train["user"].to_numpy())
+        validation = (
+            f"validation on {len(valid_cold)} other held-out items" if valid_cold is not None
+            else "validation on the warm items"
+        )
         _logger.info(
-            "Cold items split: %d cold items with %d test interactions; %d of %d users have no training "
+            "Cold items split: %d cold items with %d test interactions, %s; %d of %d users have no training "
             "interaction.",
-            len(cold), len(test), len(test_only), len(np.unique(users)),
+            len(cold), len(test), validation, len(test_only), len(np.unique(users)),
         )

@@ -61,9 +61,16 @@ class ColdItemsSplitConfig:
     """Hold out a seeded share of items with all their interactions as the test split.
 
     ``cold_share`` is the fraction of items with at least one interaction that
-    become cold. The remaining interactions are cut per user, after a seeded
+    become cold. ``validate_on`` picks the validation split that early
+    stopping and checkpoint selection read. With ``cold`` another
+    ``cold_share`` of the items is held out the same way and its
+    interactions form the validation split, ranked among those items only,
+    so the model is selected for items it never trained on; every other
+    interaction is trained on and ``ratios`` is not used. With ``warm`` the
+    interactions of the other items are cut per user, after a seeded
     shuffle, into train and validation by ``ratios`` (train, valid).
     """
 
     cold_share: float = 0.1
+    validate_on: str = "cold"
     ratios: list[float] = field(default_factory=lambda: [0.9, 0.1])
