@@ -15,11 +15,15 @@ class ConcatFusionConfig:
     training. ``modality_dropout`` is the probability, in
     training only, that a present modality of an item is hidden from the
     fusion. An item never loses all its modalities this way.
+    ``project_same_dim`` false lets a modality whose width already equals
+    ``model.dim`` (such as id embeddings) enter the sum unprojected, so the
+    fusion adds the other modalities' projections to it.
     """
 
     rescale: bool = True
     dropout: float = 0.0
     modality_dropout: float = 0.0
+    project_same_dim: bool = True
 
 
 @dataclass

@@ -104,7 +104,7 @@ class ConcatFusion(_MaskedFusion):
     """
 
     def __init__(self, config: ConcatFusionConfig, input_dims: dict[str, int], output_dim: int) -> None:
-        super().__init__(config, input_dims, output_dim, bias=False)
+        super().__init__(config, input_dims, output_dim, bias=False, project_same_dim=config.project_same_dim)
         self.bias = nn.Parameter(torch.zeros(output_dim))
 
     def forward(self, outputs: dict[str, ModalityOutput]) -> torch.Tensor:

@@ -169,6 +169,18 @@ def test_gated_projects_same_width_on_request():
     assert isinstance(fusion.projections["text"], torch.nn.Linear)
 
 
+def test_concat_adds_projection_to_unprojected_id():
+    fusion = ConcatFusion(ConcatFusionConfig(rescale=False, project_same_dim=False), {"id": 2, "text": 3}, 2).eval()
+    with torch.no_grad():
+        fusion.projections["text"].weight.copy_(torch.tensor([[1.0, 0.0, 1.0], [0.0, 2.0, 0.0]]))
+    outputs = {
+        "id": ModalityOutput(torch.tensor([[0.5, -1.0]]), torch.tensor([True])),
+        "text": ModalityOutput(torch.tensor([[1.0, 1.0, 2.0]]), torch.tensor([True])),
+    }
+    # [0.5, -1] + [1 + 2, 2] with a zero bias.
+    assert fusion(outputs)[0].tolist() == [3.5, 1.0]
+
+
 def test_projection_init_keeps_norm():
     fusion = ConcatFusion(ConcatFusionConfig(), {"id": 4}, 4)
     vector = torch.tensor([1.0, -2.0, 0.5, 3.0])
