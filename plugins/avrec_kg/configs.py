@@ -14,7 +14,10 @@ class KGEncoderConfig:
     triples, or ``triples_path``), ``item_links`` (the dataset's ``.link``
     item-to-entity links, or ``links_path``), ``genre_triples`` and
     ``decade_triples`` (facts derived from the item features ``genres`` and
-    ``year``). ``triples_path`` and ``links_path`` name a user's TSV files
+    ``year``) and ``interaction_triples`` (the training interactions as
+    ``(user:<id>, avrec:interacted, item)``, so the embeddings also learn
+    which items the same users watched; validation and test interactions
+    never enter the graph). ``triples_path`` and ``links_path`` name a user's TSV files
     (see docs/kg.md). ``self_loops`` is ``drop`` or ``keep`` for triples
     whose head equals the tail. ``prune_leaves`` drops the triples of
     entities that are not items and touch only one other entity, since they
@@ -33,8 +36,11 @@ class KGEncoderConfig:
     held out of training for the link-prediction check, which ranks each
     held-out head and tail among ``eval_candidates`` sampled entities.
 
-    ``dim`` of 0 uses ``model.dim``. ``finetune`` trains the item entity
-    embeddings with the recommender instead of freezing them. ``normalize``
+    ``item_vectors`` is ``entity`` (an item's own entity embedding) or
+    ``neighbors`` (the mean embedding of the entities that share a triple
+    with the item, users excluded, so items nobody has watched are described
+    like the others). ``dim`` of 0 uses ``model.dim``. ``finetune`` trains
+    the embeddings with the recommender instead of freezing them. ``normalize``
     L2-normalizes each item's entity embedding before the projection.
     ``device`` of ``auto`` trains the KG model on the trainer's device.
     """
@@ -43,6 +49,7 @@ class KGEncoderConfig:
     item_links: bool = True
     genre_triples: bool = True
     decade_triples: bool = True
+    interaction_triples: bool = False
     triples_path: str = ""
     links_path: str = ""
     self_loops: str = "drop"
@@ -61,6 +68,7 @@ class KGEncoderConfig:
     holdout_fraction: float = 0.01
     holdout_max_triples: int = 2000
     eval_candidates: int = 1000
+    item_vectors: str = "entity"
     dim: int = 0
     finetune: bool = False
     normalize: bool = True

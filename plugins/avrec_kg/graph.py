@@ -29,6 +29,8 @@ _logger = logging.getLogger(__name__)
 UNLINKED_RULES = ("attributes", "mask")
 GENRE_RELATION = "avrec:genre"
 DECADE_RELATION = "avrec:release_decade"
+INTERACTION_RELATION = "avrec:interacted"
+USER_PREFIX = "user:"
 
 
 @dataclass
@@ -44,8 +46,14 @@ class ItemGraph:
         return np.array([entity is not None for entity in self.item_entities], dtype=bool)
 
 
-def build_item_graph(dataset: Dataset, config: KGEncoderConfig) -> ItemGraph:
-    """Collect the configured sources into one validated graph and map every item to its entity."""
+def build_item_graph(dataset: Dataset, config: KGEncoderConfig, train: pd.DataFrame | None = None) -> ItemGraph:
+    """Collect the configured sources into one validated graph and map every item to its entity.
+
+    ``train`` holds the training interactions (columns ``user`` and
+    ``item``, as indices). With ``interaction_triples`` they join the graph
+    as ``(user:<id>, avrec:interacted, item)``; validation and test
+    interactions never do.
+    """
     if config.unlinked_items not in UNLINKED_RULES:
         raise ConfigError(
             f"Invalid encoder.kg.unlinked_items {config.unlinked_items!r}. Valid values: {', '.join(UNLINKED_RULES)}."
@@ -69,7 +77,9 @@ def build_item_graph(dataset: Dataset, config: KGEncoderConfig) -> ItemGraph:
 
     nodes = _item_nodes(dataset, linked, config)
     attributes = _attribute_triples(dataset, nodes, config)
-    sources += [f"{name} triples from the item features of dataset {dataset.name}" for name in attributes]
+    if config.interaction_triples:
+        attributes["interaction"] = _interaction_triples(dataset, nodes, train)
+    sources += [f"{name} triples of dataset {dataset.name}" for name in attributes]
     parts = [base, *attributes.values()]
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else base
     frame = frame.drop_duplicates(ignore_index=True)
@@ -168,6 +178,22 @@ def _attribute_triples(dataset: Dataset, nodes: list[str | None], config: KGEnco
     return result
 
 
+def _interaction_triples(dataset: Dataset, nodes: list[str | None], train: pd.DataFrame | None) -> pd.DataFrame:
+    """Return ``(user:<id>, avrec:interacted, item)`` for each training interaction of an item with a node."""
+    if train is None:
+        raise ConfigError(
+            "encoder.kg.interaction_triples=true needs the training interactions, but none were given. "
+            "Build the encoder through avrec train, or set encoder.kg.interaction_triples=false."
+        )
+    pairs = train[["user", "item"]].drop_duplicates()
+    rows = [
+        (f"{USER_PREFIX}{dataset.users.raw(user)}", INTERACTION_RELATION, nodes[item])
+        for user, item in zip(pairs["user"].tolist(), pairs["item"].tolist())
+        if nodes[item] is not None
+    ]
+    return pd.DataFrame(rows, columns=list(TRIPLE_COLUMNS), dtype=object)
+
+
 def _prune_leaves(frame: pd.DataFrame, nodes: list[str | None], counts: dict[str, int]) -> pd.DataFrame:
     """Drop triples of non-item entities that touch only one other entity.
 
@@ -226,9 +252,10 @@ def _triple_counts(stats: TripleStats) -> dict[str, int]:
 def _log_graph(graph: ItemGraph, dataset: Dataset) -> None:
     counts = graph.counts
     _logger.info(
-        "Knowledge graph: %d triples, %d entities, %d relations (%d genre and %d decade triples added).",
+        "Knowledge graph: %d triples, %d entities, %d relations (%d genre, %d decade and %d interaction "
+        "triples added).",
         counts["triples"], counts["entities"], counts["relations"],
-        counts.get("genre_triples", 0), counts.get("decade_triples", 0),
+        counts.get("genre_triples", 0), counts.get("decade_triples", 0), counts.get("interaction_triples", 0),
     )
     if "leaf_entities_pruned" in counts:
         _logger.info(
