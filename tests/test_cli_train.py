@@ -58,3 +58,19 @@ def test_unavailable_cuda_device_is_config_error():
     with pytest.raises(ConfigError) as excinfo:
         resolve_device(f"cuda:{index}")
     assert f"cuda:{index}" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("dataset.max_users=0", "'dataset.max_users': 0"),
+        ("split.ratios=[0.8,0.2]", "'split.ratios': [0.8, 0.2]"),
+        ("dataset.duplicates=newest", "'dataset.duplicates': 'newest'"),
+    ],
+)
+def test_bad_data_setting_fails_before_the_run_starts(tmp_path: Path, override: str, message: str) -> None:
+    run_dir = tmp_path / "run"
+    result = _avrec("train", "experiment=bpr", override, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not run_dir.exists()

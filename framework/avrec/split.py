@@ -16,7 +16,8 @@ import pandas as pd
 
 from avrec.data.config import LeaveOneOutSplitConfig, RandomOrderSplitConfig, TemporalSplitConfig
 from avrec.data.dataset import Dataset
-from avrec.errors import ConfigError, DataError
+from avrec.data.config import check_ratios
+from avrec.errors import DataError
 from avrec.interfaces import Split, Splitter
 
 _logger = logging.getLogger(__name__)
@@ -26,12 +27,7 @@ TRAIN, VALID, TEST = 0, 1, 2
 
 def normalized_ratios(ratios: Sequence[float], key: str = "split.ratios") -> list[float]:
     """Check that ``ratios`` are three non-negative numbers with a positive sum and scale them to sum 1."""
-    values = [float(value) for value in ratios]
-    if len(values) != 3 or any(value < 0 for value in values) or sum(values) <= 0:
-        raise ConfigError(
-            f"Invalid value for '{key}': {list(ratios)}. Give three non-negative numbers "
-            f"(train, valid, test) with a positive sum, e.g. [0.8, 0.1, 0.1]."
-        )
+    values = check_ratios(ratios, 3, key)
     total = sum(values)
     return [value / total for value in values]
 

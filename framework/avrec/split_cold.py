@@ -13,13 +13,12 @@ import logging
 import numpy as np
 
 from avrec.data.dataset import Dataset
-from avrec.errors import ConfigError, DataError
+from avrec.data.config import check_ratios
+from avrec.errors import DataError
 from avrec.interfaces import Split, Splitter
 from avrec.split import TEST, TRAIN, VALID, random_order_labels
 
 _logger = logging.getLogger(__name__)
-
-VALIDATE_ON = ("cold", "warm")
 
 
 def choose_cold_items(items: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
@@ -78,19 +77,13 @@ class ColdItemsSplitter(Splitter):
     """Hold out ``cold_share`` of the items with all their interactions; split the rest per user."""
 
     def split(self, dataset: Dataset, seed: int) -> Split:
+        # The config dataclass has checked the share, the ratios and validate_on.
         share = float(self.config.cold_share)
-        if not 0.0 < share < 1.0:
-            raise ConfigError(f"Invalid value for 'split.cold_share': {share}. Use a fraction in (0, 1), e.g. 0.1.")
-        validate_on = self.config.validate_on
-        if validate_on not in VALIDATE_ON:
-            raise ConfigError(
-                f"Invalid value for 'split.validate_on': {validate_on!r}. Valid values: {', '.join(VALIDATE_ON)}."
-            )
         ratios = self._ratios()
         interactions = dataset.interactions
         users, items = interactions["user"].to_numpy(), interactions["item"].to_numpy()
         valid_cold = None
-        if validate_on == "cold":
+        if self.config.validate_on == "cold":
             labels, cold, valid_cold = cold_validation_labels(items, share, seed)
         else:
             labels, cold = cold_items_labels(users, items, share, ratios, seed)
@@ -99,12 +92,7 @@ class ColdItemsSplitter(Splitter):
         return Split(train=train, valid=valid, test=test, cold_items=cold, valid_cold_items=valid_cold)
 
     def _ratios(self) -> list[float]:
-        ratios = [float(value) for value in self.config.ratios]
-        if len(ratios) != 2 or min(ratios) < 0 or sum(ratios) <= 0:
-            raise ConfigError(
-                f"Invalid value for 'split.ratios': {list(self.config.ratios)}. Give two non-negative numbers "
-                f"(train, valid) with a positive sum, e.g. [0.9, 0.1]."
-            )
+        ratios = check_ratios(self.config.ratios, 2)
         return [value / sum(ratios) for value in ratios]
 
     @staticmethod

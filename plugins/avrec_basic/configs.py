@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from avrec.data.config import check_choice, check_ratios
+from avrec.errors import ConfigError
+
+COLD_VALIDATION = ("cold", "warm")
+
 
 @dataclass
 class IdEncoderConfig:
@@ -74,3 +79,11 @@ class ColdItemsSplitConfig:
     cold_share: float = 0.1
     validate_on: str = "cold"
     ratios: list[float] = field(default_factory=lambda: [0.9, 0.1])
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.cold_share < 1.0:
+            raise ConfigError(
+                f"Invalid value for 'split.cold_share': {self.cold_share}. Use a fraction in (0, 1), e.g. 0.1."
+            )
+        check_choice(self.validate_on, COLD_VALIDATION, "split.validate_on")
+        check_ratios(self.ratios, 2)

@@ -7,9 +7,30 @@ without importing torch. Hydra presets live in ``conf/dataset`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from avrec.errors import ConfigError
+
 DUPLICATE_RULES = ("latest", "first", "mean", "keep", "error")
+RATIO_PARTS = {2: "(train, valid)", 3: "(train, valid, test)"}
+RATIO_EXAMPLES = {2: "[0.9, 0.1]", 3: "[0.8, 0.1, 0.1]"}
+
+
+def check_ratios(ratios: Sequence[float], count: int, key: str = "split.ratios") -> list[float]:
+    """Return ``ratios`` as floats when they are ``count`` non-negative numbers with a positive sum."""
+    values = [float(value) for value in ratios]
+    if len(values) != count or any(value < 0 for value in values) or sum(values) <= 0:
+        raise ConfigError(
+            f"Invalid value for '{key}': {list(ratios)}. Give {count} non-negative numbers "
+            f"{RATIO_PARTS[count]} with a positive sum, e.g. {RATIO_EXAMPLES[count]}."
+        )
+    return values
+
+
+def check_choice(value: str, choices: Sequence[str], key: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"Invalid value for '{key}': {value!r}. Use one of: {', '.join(choices)}.")
 
 
 @dataclass
@@ -33,6 +54,15 @@ class InteractionFilterConfig:
     max_users: int | None = None
     min_user_interactions: int = 0
     min_item_interactions: int = 0
+
+    def __post_init__(self) -> None:
+        # Checked here, so that a bad value fails before a run starts.
+        check_choice(self.duplicates, DUPLICATE_RULES, "dataset.duplicates")
+        if self.max_users is not None and self.max_users < 1:
+            raise ConfigError(f"Invalid value for 'dataset.max_users': {self.max_users}. Use a positive number or null.")
+        for key in ("min_user_interactions", "min_item_interactions"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"Invalid value for 'dataset.{key}': {getattr(self, key)}. Use 0 or more.")
 
 
 @dataclass
@@ -80,12 +110,18 @@ class RandomOrderSplitConfig:
     ratios: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     group_by_user: bool = True
 
+    def __post_init__(self) -> None:
+        check_ratios(self.ratios, 3)
+
 
 @dataclass
 class TemporalSplitConfig:
     """Cut all interactions at two global timestamps so that train < valid < test in time."""
 
     ratios: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+
+    def __post_init__(self) -> None:
+        check_ratios(self.ratios, 3)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from avrec.data.config import DUPLICATE_RULES, InteractionFilterConfig
+from avrec.data.config import DUPLICATE_RULES, InteractionFilterConfig, check_choice
 from avrec.errors import ConfigError, DataError
 
 _logger = logging.getLogger(__name__)
@@ -98,10 +98,7 @@ def raw_interactions(
 
 def resolve_duplicates(frame: pd.DataFrame, rule: str, path: Path) -> pd.DataFrame:
     """Apply the duplicate rule (see InteractionFilterConfig) to repeated (user, item) rows."""
-    if rule not in DUPLICATE_RULES:
-        raise ConfigError(
-            f"Invalid value for 'dataset.duplicates': {rule!r}. Use one of: {', '.join(DUPLICATE_RULES)}."
-        )
+    check_choice(rule, DUPLICATE_RULES, "dataset.duplicates")
     repeated = frame.duplicated(PAIR, keep=False)
     if rule == "keep" or not repeated.any():
         return frame
