@@ -121,6 +121,14 @@ def test_recommend_unknown_user(runs, capsys) -> None:
     assert "for example: 196" in error
 
 
+def test_recommend_unknown_numeric_user_names_range(runs, capsys) -> None:
+    assert main(["recommend", str(runs["bpr"]), "--user", "100000"]) == 2
+    error = capsys.readouterr().err
+    assert "Unknown user id '100000'" in error
+    assert "User ids are integers from 22 to 196" in error
+    assert "Did you mean" not in error
+
+
 def test_recommend_invalid_k(runs, capsys) -> None:
     assert main(["recommend", str(runs["bpr"]), "--user", "196", "-k", "0"]) == 2
     assert "Invalid -k 0" in capsys.readouterr().err

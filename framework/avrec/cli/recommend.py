@@ -52,9 +52,17 @@ def user_index(dataset, raw_user: str, run_dir: Path) -> int:
     raw_ids = dataset.users.raw_ids
     examples = ", ".join(raw_ids[:USER_EXAMPLES])
     raise ConfigError(
-        f"Unknown user id '{raw_user}' in run {run_dir}.{suggest(raw_user, raw_ids)} "
+        f"Unknown user id '{raw_user}' in run {run_dir}.{_closest(raw_user, raw_ids)} "
         f"The run's dataset has {len(raw_ids)} users, for example: {examples}."
     )
+
+
+def _closest(raw_user: str, raw_ids: list[str]) -> str:
+    """Name the id range when all ids are integers (a near string is no hint there), else the closest id."""
+    numbers = [int(raw) for raw in raw_ids if raw.lstrip("-").isdigit()]
+    if len(numbers) == len(raw_ids) and raw_user.lstrip("-").isdigit():
+        return f" User ids are integers from {min(numbers)} to {max(numbers)}, not all of them present."
+    return suggest(raw_user, raw_ids)
 
 
 def history_items(split, user: int) -> set[int]:
