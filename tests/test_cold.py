@@ -101,7 +101,7 @@ def test_cold_validation_items_disjoint_from_test_items(cold_valid_split):
     assert not np.intersect1d(cold_valid_split.valid_cold_items, cold_valid_split.cold_items).size
 
 
-def test_cold_validation_holds_only_its_items(cold_valid_split):
+def test_cold_validation_contains_only_its_items(cold_valid_split):
     assert np.isin(cold_valid_split.valid["item"].to_numpy(), cold_valid_split.valid_cold_items).all()
 
 
@@ -132,7 +132,7 @@ def test_unknown_validate_on_rejected(slice_dataset):
         ColdItemsSplitter(ColdItemsSplitConfig(validate_on="test")).split(slice_dataset, seed=0)
 
 
-def test_share_too_large_for_two_held_out_sets_rejected(slice_dataset):
+def test_oversized_share_rejected_with_cold_validation(slice_dataset):
     with pytest.raises(DataError, match="validate_on=warm"):
         ColdItemsSplitter(ColdItemsSplitConfig(cold_share=0.5)).split(slice_dataset, seed=0)
 

@@ -70,7 +70,7 @@ class ColdItemsSplitConfig:
     stopping and checkpoint selection read. With ``cold`` another
     ``cold_share`` of the items is held out the same way and its
     interactions form the validation split, ranked among those items only,
-    so the model is selected for items it never trained on; every other
+    so the model is selected for items it never trained on. Every other
     interaction is trained on and ``ratios`` is not used. With ``warm`` the
     interactions of the other items are cut per user, after a seeded
     shuffle, into train and validation by ``ratios`` (train, valid).

@@ -38,7 +38,7 @@ class KGEncoderConfig:
 
     ``item_vectors`` is ``entity`` (an item's own entity embedding) or
     ``neighbors`` (the mean embedding of the entities that share a triple
-    with the item, users excluded, so items nobody has watched are described
+    with the item, users excluded, so items without interactions are described
     like the others). ``dim`` of 0 uses ``model.dim``. ``finetune`` trains
     the embeddings with the recommender instead of freezing them. ``normalize``
     L2-normalizes each item's entity embedding before the projection.

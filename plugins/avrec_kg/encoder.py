@@ -29,7 +29,7 @@ class KGEncoder(Encoder):
     ``item_vectors=neighbors`` takes the mean embedding of the entities the
     item shares a triple with (its genres, director, cast, ...; users never
     count). Such a vector describes an item by its facts alone, so an item
-    nobody has watched gets a vector built the same way as a popular one.
+    without interactions gets a vector built the same way as a popular one.
     The embeddings are trained once per graph and training config, cached
     on disk, and kept frozen unless ``finetune`` is set, in which case the
     recommender trains them. Items without an entity, or without

@@ -49,7 +49,7 @@ class ItemGraph:
 def build_item_graph(dataset: Dataset, config: KGEncoderConfig, train: pd.DataFrame | None = None) -> ItemGraph:
     """Collect the configured sources into one validated graph and map every item to its entity.
 
-    ``train`` holds the training interactions (columns ``user`` and
+    ``train`` contains the training interactions (columns ``user`` and
     ``item``, as indices). With ``interaction_triples`` they join the graph
     as ``(user:<id>, avrec:interacted, item)``; validation and test
     interactions never do.
