@@ -184,3 +184,16 @@ def test_unknown_experiment_suggests():
     with pytest.raises(ConfigError) as excinfo:
         preflight(["experiment=bprr"])
     assert "Did you mean 'bpr'?" in str(excinfo.value)
+
+
+def test_history_from_unselected_encoder_rejected():
+    with pytest.raises(ConfigError) as excinfo:
+        preflight(["experiment=bpr", "model.user_tower.history=mean", "model.user_tower.history_from=text"])
+    message = str(excinfo.value)
+    assert "'model.user_tower.history_from': 'text'" in message
+    assert "selected encoders: id" in message
+
+
+def test_history_from_selected_encoder_resolves():
+    resolved = resolve(compose_config(["model.user_tower.history_from=text"]), get_registry())
+    assert resolved.model.user_tower.history_from == "text"

@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 import torch
 from scipy import sparse
+from torch import nn
 
 from avrec.config import UserTowerConfig
 from avrec.errors import ConfigError
-from avrec.model import UserTower
+from avrec.interfaces import Encoder, ModalityOutput
+from avrec.model import Recommender, UserTower
+from avrec_fusion.configs import ConcatFusionConfig
+from avrec_fusion.fusions import ConcatFusion
 
 # User 0 has items 0 and 1, user 1 has none, user 2 has item 2.
 HISTORY = sparse.csr_matrix(np.array([[1, 1, 0], [0, 0, 0], [0, 0, 1]], dtype=np.float32))
@@ -93,3 +97,47 @@ def test_unknown_history_pooling_rejected():
 def test_tower_without_any_part_rejected():
     with pytest.raises(ConfigError, match="id_embedding"):
         _tower("none", id_embedding=False)
+
+
+# --- pooling one encoder's output (history_from) ------------------------------
+
+
+class _FixedEncoder(Encoder):
+    """Fixed embeddings and mask: the model's plumbing is under test, not an encoder."""
+
+    def __init__(self, embeddings: torch.Tensor, mask: torch.Tensor) -> None:
+        nn.Module.__init__(self)
+        self.register_buffer("embeddings", embeddings)
+        self.register_buffer("mask", mask)
+
+    @property
+    def output_dim(self) -> int:
+        return self.embeddings.shape[1]
+
+    def forward(self, items: torch.Tensor | None = None) -> ModalityOutput:
+        if items is None:
+            return ModalityOutput(self.embeddings, self.mask)
+        return ModalityOutput(self.embeddings[items], self.mask[items])
+
+
+def _recommender(history_from: str) -> Recommender:
+    encoders = {
+        "id": _FixedEncoder(ITEM_VECTORS, torch.ones(3, dtype=torch.bool)),
+        "text": _FixedEncoder(torch.tensor([[2.0, 4.0], [6.0, 6.0], [0.0, 8.0]]), torch.tensor([True, False, True])),
+    }
+    fusion = ConcatFusion(ConcatFusionConfig(rescale=False, project_same_dim=False), {"id": 2, "text": 2}, 2)
+    config = UserTowerConfig(id_embedding=False, history="mean", history_from=history_from)
+    return Recommender(encoders, fusion, UserTower(config, 3, 2, HISTORY), nn.Identity(), 3)
+
+
+def test_history_from_text_pools_text_only():
+    vectors = _recommender("text").user_vectors(USERS)
+    # User 0: items 0 and 1, and item 1 has no text, so (2, 4) and a zero vector.
+    assert vectors[0].tolist() == [1.0, 2.0]
+    assert vectors[2].tolist() == [0.0, 8.0]
+
+
+def test_history_from_fused_pools_item_vectors():
+    model = _recommender("fused")
+    expected = model.item_vectors()[[0, 1]].mean(dim=0)
+    assert torch.allclose(model.user_vectors(USERS)[0], expected)

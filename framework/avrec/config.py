@@ -59,11 +59,18 @@ class EvalConfig:
 
 @dataclass
 class UserTowerConfig:
-    """User vector sources: an id embedding, a pooled history, or both."""
+    """User vector sources: an id embedding, a pooled history, or both.
+
+    ``history_from`` names what is pooled over the user's training items:
+    ``fused`` (the item vectors) or the key of one selected encoder whose
+    output has width ``model.dim``, such as ``text``. With ``text`` the
+    history adds the items' content but not their id embeddings.
+    """
 
     id_embedding: bool = True
     history: str = "none"
     history_weight: float = 1.0
+    history_from: str = "fused"
 
 
 @dataclass
@@ -185,15 +192,25 @@ def resolve(cfg: DictConfig, registry: Registry) -> ResolvedConfig:
     if cfg.get("policy") is not None and "name" in cfg.policy:
         policy = component_config(registry, "policy", cfg.policy, "policy")
     check_core_values(core["trainer"], core["eval"], core["model"])
+    encoders = encoder_configs(registry, cfg.get("encoder"))
+    _check_history_from(core["model"].user_tower.history_from, list(encoders))
     return ResolvedConfig(
         components=components,
-        encoders=encoder_configs(registry, cfg.get("encoder")),
+        encoders=encoders,
         trainer=core["trainer"],
         eval=core["eval"],
         model=core["model"],
         seed=_check_seed(cfg.get("seed", 0)),
         policy=policy,
     )
+
+
+def _check_history_from(source: str, encoder_keys: list[str]) -> None:
+    if source != "fused" and source not in encoder_keys:
+        raise ConfigError(
+            f"Invalid value for 'model.user_tower.history_from': {source!r}. Use fused or one of the selected "
+            f"encoders: {', '.join(encoder_keys)}."
+        )
 
 
 def _check_seed(value: Any) -> int:

@@ -123,15 +123,29 @@ class Recommender(nn.Module):
         return self.fusion(self.modality_outputs(items))
 
     def user_vectors(self, users: torch.Tensor, item_vectors: torch.Tensor | None = None) -> torch.Tensor:
-        """Return user vectors; graph encoders that model users add their user embeddings."""
-        if self.user_tower.needs_item_vectors and item_vectors is None:
-            item_vectors = self.item_vectors()
-        vectors = self.user_tower(users, item_vectors)
+        """Return user vectors; graph encoders that model users add their user embeddings.
+
+        ``item_vectors`` are the fused vectors of all items, when the caller
+        has them already.
+        """
+        history_vectors = None
+        if self.user_tower.needs_item_vectors:
+            history_vectors = self._history_vectors(item_vectors)
+        vectors = self.user_tower(users, history_vectors)
         for encoder in self.encoders.values():
             extra = encoder.user_embeddings(users)
             if extra is not None:
                 vectors = vectors + extra
         return vectors
+
+    def _history_vectors(self, item_vectors: torch.Tensor | None) -> torch.Tensor:
+        """Return the vectors the user tower pools: fused item vectors, or one encoder's output."""
+        source = self.user_tower.config.history_from
+        if source == "fused":
+            return self.item_vectors() if item_vectors is None else item_vectors
+        output = self.encoders[source]()
+        # Items without this modality enter the mean as zero vectors.
+        return torch.where(output.mask.unsqueeze(-1), output.embeddings, output.embeddings.new_zeros(()))
 
     @torch.no_grad()
     def score_users(self, users: torch.Tensor, item_vectors: torch.Tensor | None = None) -> torch.Tensor:

@@ -19,6 +19,7 @@ from avrec import distributed
 from avrec.cold import cold_items_metrics, evaluate_among
 from avrec.config import ResolvedConfig, resolve
 from avrec.data.dataset import Dataset
+from avrec.errors import ConfigError
 from avrec.evaluator import EvalResult, evaluate_split
 from avrec.interfaces import BuildContext, Encoder, Split
 from avrec.io import atomic_write_json, load_torch
@@ -77,6 +78,7 @@ def build_model(resolved: ResolvedConfig, context: BuildContext) -> Recommender:
     input_dims = {key: encoder.output_dim for key, encoder in encoders.items()}
     fusion = fusion_spec.load()(fusion_config, input_dims, resolved.model.dim)
     encoders_model_users = any(type(e).user_embeddings is not Encoder.user_embeddings for e in encoders.values())
+    _check_history_source(resolved.model.user_tower.history_from, input_dims, fusion.output_dim)
     user_tower = UserTower(
         resolved.model.user_tower, context.dataset.n_users, fusion.output_dim, context.train_matrix,
         encoders_model_users=encoders_model_users,
@@ -85,6 +87,15 @@ def build_model(resolved: ResolvedConfig, context: BuildContext) -> Recommender:
     head = head_spec.load()(head_config, context)
     model = Recommender(encoders, fusion, user_tower, head, context.dataset.n_items)
     return model.to(context.device)
+
+
+def _check_history_source(source: str, input_dims: dict[str, int], dim: int) -> None:
+    # resolve() has checked that the source is fused or a selected encoder.
+    if source != "fused" and input_dims[source] != dim:
+        raise ConfigError(
+            f"Invalid model.user_tower.history_from {source!r}: its output has width {input_dims[source]}, "
+            f"the user vectors {dim}. Set encoder.{source}.dim=0 or pool the fused vectors (history_from=fused)."
+        )
 
 
 def build_experiment(cfg: DictConfig, run_dir: Path | None = None) -> Experiment:
