@@ -125,7 +125,7 @@ def test_recommend_unknown_numeric_user_names_range(runs, capsys) -> None:
     assert main(["recommend", str(runs["bpr"]), "--user", "100000"]) == 2
     error = capsys.readouterr().err
     assert "Unknown user id '100000'" in error
-    assert "User ids are integers from 22 to 196" in error
+    assert "User ids are integers between 22 and 196" in error
     assert "Did you mean" not in error
 
 

@@ -134,7 +134,7 @@ def test_unknown_validate_on_rejected(slice_dataset):
 
 def test_oversized_share_rejected_with_cold_validation(slice_dataset):
     with pytest.raises(DataError, match="validate_on=warm"):
-        ColdItemsSplitter(ColdItemsSplitConfig(cold_share=0.5)).split(slice_dataset, seed=0)
+        ColdItemsSplitter(ColdItemsSplitConfig(cold_share=0.5, validate_on="cold")).split(slice_dataset, seed=0)
 
 
 def test_small_share_keeps_one_cold_item():

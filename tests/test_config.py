@@ -186,14 +186,22 @@ def test_unknown_experiment_suggests():
     assert "Did you mean 'bpr'?" in str(excinfo.value)
 
 
-def test_history_from_unselected_encoder_rejected():
+def test_history_from_unknown_name_rejected():
     with pytest.raises(ConfigError) as excinfo:
-        preflight(["experiment=bpr", "model.user_tower.history=mean", "model.user_tower.history_from=text"])
+        preflight(["model.user_tower.history_from=txt"])
     message = str(excinfo.value)
-    assert "'model.user_tower.history_from': 'text'" in message
-    assert "selected encoders: id" in message
+    assert "'model.user_tower.history_from': 'txt'" in message
+    assert "Did you mean 'text'?" in message
 
 
 def test_history_from_selected_encoder_resolves():
     resolved = resolve(compose_config(["model.user_tower.history_from=text"]), get_registry())
     assert resolved.model.user_tower.history_from == "text"
+
+
+def test_history_from_unselected_encoder_pools_fused(caplog):
+    # The default preset pools text; with encoder=[id] it falls back to the fused vectors.
+    with caplog.at_level("INFO", logger="avrec.config"):
+        resolved = resolve(compose_config(["encoder=[id]"]), get_registry())
+    assert resolved.model.user_tower.history_from == "fused"
+    assert "not selected" in caplog.text

@@ -8,6 +8,7 @@ key named and, where one is close, a suggestion.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from avrec.errors import ConfigError, suggest
 from avrec.registry import ComponentSpec, Registry
+
+_logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,7 +67,9 @@ class UserTowerConfig:
     ``history_from`` names what is pooled over the user's training items:
     ``fused`` (the item vectors) or the key of one selected encoder whose
     output has width ``model.dim``, such as ``text``. With ``text`` the
-    history adds the items' content but not their id embeddings.
+    history adds the items' content but not their id embeddings. When the
+    named encoder is not selected, the fused vectors are pooled and the log
+    says so.
     """
 
     id_embedding: bool = True
@@ -193,7 +198,8 @@ def resolve(cfg: DictConfig, registry: Registry) -> ResolvedConfig:
         policy = component_config(registry, "policy", cfg.policy, "policy")
     check_core_values(core["trainer"], core["eval"], core["model"])
     encoders = encoder_configs(registry, cfg.get("encoder"))
-    _check_history_from(core["model"].user_tower.history_from, list(encoders))
+    tower = core["model"].user_tower
+    tower.history_from = _history_source(tower, list(encoders), registry.names("encoder"))
     return ResolvedConfig(
         components=components,
         encoders=encoders,
@@ -205,12 +211,25 @@ def resolve(cfg: DictConfig, registry: Registry) -> ResolvedConfig:
     )
 
 
-def _check_history_from(source: str, encoder_keys: list[str]) -> None:
-    if source != "fused" and source not in encoder_keys:
-        raise ConfigError(
-            f"Invalid value for 'model.user_tower.history_from': {source!r}. Use fused or one of the selected "
-            f"encoders: {', '.join(encoder_keys)}."
+def _history_source(tower: UserTowerConfig, encoder_keys: list[str], registered: list[str]) -> str:
+    """Return what the user tower pools: ``history_from``, or ``fused`` when that encoder is not selected.
+
+    A preset that pools text stays usable with ``encoder=[id]``, while a name
+    that is no encoder at all is rejected.
+    """
+    source = tower.history_from
+    if source == "fused" or source in encoder_keys or tower.history == "none":
+        return source
+    if source in registered:
+        _logger.info(
+            "model.user_tower.history_from=%s names an encoder that is not selected (encoder=[%s]); the user "
+            "tower pools the fused item vectors instead.", source, ",".join(encoder_keys),
         )
+        return "fused"
+    raise ConfigError(
+        f"Invalid value for 'model.user_tower.history_from': {source!r}.{suggest(source, ['fused', *registered])} "
+        f"Use fused or one of the selected encoders: {', '.join(encoder_keys)}."
+    )
 
 
 def _check_seed(value: Any) -> int:

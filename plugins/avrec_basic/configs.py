@@ -77,7 +77,9 @@ class ColdItemsSplitConfig:
     """
 
     cold_share: float = 0.1
-    validate_on: str = "cold"
+    # The preset conf/split/cold_items.yaml selects cold. The dataclass keeps
+    # warm, so a run saved before the setting existed reloads with its own split.
+    validate_on: str = "warm"
     ratios: list[float] = field(default_factory=lambda: [0.9, 0.1])
 
     def __post_init__(self) -> None:

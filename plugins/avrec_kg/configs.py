@@ -41,7 +41,8 @@ class KGEncoderConfig:
     with the item, users excluded, so items without interactions are described
     like the others). ``dim`` of 0 uses ``model.dim``. ``finetune`` trains
     the embeddings with the recommender instead of freezing them. ``normalize``
-    L2-normalizes each item's entity embedding before the projection.
+    L2-normalizes the entity embeddings an item vector is built from (the
+    item's own, or each neighbour's before the mean) before the projection.
     ``device`` of ``auto`` trains the KG model on the trainer's device.
     """
 

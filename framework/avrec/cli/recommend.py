@@ -61,7 +61,7 @@ def _closest(raw_user: str, raw_ids: list[str]) -> str:
     """Name the id range when all ids are integers (a near string is no hint there), else the closest id."""
     numbers = [int(raw) for raw in raw_ids if raw.lstrip("-").isdigit()]
     if len(numbers) == len(raw_ids) and raw_user.lstrip("-").isdigit():
-        return f" User ids are integers from {min(numbers)} to {max(numbers)}, not all of them present."
+        return f" User ids are integers between {min(numbers)} and {max(numbers)}."
     return suggest(raw_user, raw_ids)
 
 
