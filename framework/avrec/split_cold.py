@@ -58,15 +58,16 @@ def cold_validation_labels(items: np.ndarray, share: float, seed: int) -> tuple[
     """
     rng = np.random.default_rng(seed)
     cold = choose_cold_items(items, share, rng)
-    remaining = items[~np.isin(items, cold)]
-    count = max(int(round(share * len(np.unique(items)))), 1)
-    if count >= len(np.unique(remaining)):
+    n_items = len(np.unique(items))
+    remaining = np.setdiff1d(items, cold)
+    count = max(int(round(share * n_items)), 1)
+    if count >= len(remaining):
         raise DataError(
             f"split.cold_share={share} with split.validate_on=cold would hold out {2 * count} of the "
-            f"{len(np.unique(items))} items that have interactions, leaving none for training. Lower "
+            f"{n_items} items that have interactions, leaving none for training. Lower "
             f"split.cold_share or set split.validate_on=warm."
         )
-    valid_cold = np.sort(rng.choice(np.unique(remaining), size=count, replace=False))
+    valid_cold = np.sort(rng.choice(remaining, size=count, replace=False))
     labels = np.full(len(items), TRAIN, dtype=np.int64)
     labels[np.isin(items, valid_cold)] = VALID
     labels[np.isin(items, cold)] = TEST
