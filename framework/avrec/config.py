@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from avrec.data.config import check_choice
 from avrec.errors import ConfigError, suggest
 from avrec.registry import ComponentSpec, Registry
 
@@ -68,8 +69,8 @@ class UserTowerConfig:
     ``fused`` (the item vectors) or the key of one selected encoder whose
     output has width ``model.dim``, such as ``text``. With ``text`` the
     history adds the items' content but not their id embeddings. When the
-    named encoder is not selected, the fused vectors are pooled and the log
-    says so.
+    named encoder is not selected, the fused vectors are pooled and an INFO line is
+    logged.
     """
 
     id_embedding: bool = True
@@ -246,7 +247,7 @@ def check_core_values(trainer: TrainerConfig, evaluation: EvalConfig, model: Mod
         _check_valid_metric(trainer.valid_metric, evaluation)
     if model.dim < 1:
         raise ConfigError(f"Invalid value for 'model.dim': {model.dim}. Use an integer >= 1, e.g. model.dim=64.")
-    _check_choice("model.user_tower.history", model.user_tower.history, HISTORY_POOLING)
+    check_choice("model.user_tower.history", model.user_tower.history, HISTORY_POOLING)
 
 
 def _check_trainer(config: TrainerConfig) -> None:
@@ -260,8 +261,8 @@ def _check_trainer(config: TrainerConfig) -> None:
         value = getattr(config, key)
         if not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"Invalid value for 'trainer.{key}': {value}. Use a number >= 0.")
-    _check_choice("trainer.optimizer", config.optimizer, OPTIMIZERS)
-    _check_choice("trainer.lr_schedule", config.lr_schedule, LR_SCHEDULES)
+    check_choice("trainer.optimizer", config.optimizer, OPTIMIZERS)
+    check_choice("trainer.lr_schedule", config.lr_schedule, LR_SCHEDULES)
 
 
 def _check_eval(config: EvalConfig) -> None:
@@ -281,11 +282,4 @@ def _check_valid_metric(valid_metric: str, evaluation: EvalConfig) -> None:
         raise ConfigError(
             f"Invalid value for 'trainer.valid_metric': '{valid_metric}'.{suggest(valid_metric, computed)} "
             f"Validation computes eval.metrics at eval.ks: {', '.join(computed)}."
-        )
-
-
-def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(
-            f"Invalid value for '{key}': '{value}'.{suggest(value, choices)} Use one of: {', '.join(choices)}."
         )

@@ -87,5 +87,5 @@ class ColdItemsSplitConfig:
             raise ConfigError(
                 f"Invalid value for 'split.cold_share': {self.cold_share}. Use a fraction in (0, 1), e.g. 0.1."
             )
-        check_choice(self.validate_on, COLD_VALIDATION, "split.validate_on")
+        check_choice("split.validate_on", self.validate_on, COLD_VALIDATION)
         check_ratios(self.ratios, 2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from avrec.errors import ConfigError
+from avrec.errors import ConfigError, suggest
 
 DUPLICATE_RULES = ("latest", "first", "mean", "keep", "error")
 RATIO_PARTS = {2: "(train, valid)", 3: "(train, valid, test)"}
@@ -28,9 +28,12 @@ def check_ratios(ratios: Sequence[float], count: int, key: str = "split.ratios")
     return values
 
 
-def check_choice(value: str, choices: Sequence[str], key: str) -> None:
+def check_choice(key: str, value: str, choices: Sequence[str]) -> None:
+    """Raise ConfigError naming ``key``, ``value`` and the valid choices when ``value`` is not one of them."""
     if value not in choices:
-        raise ConfigError(f"Invalid value for '{key}': {value!r}. Use one of: {', '.join(choices)}.")
+        raise ConfigError(
+            f"Invalid value for '{key}': '{value}'.{suggest(value, choices)} Use one of: {', '.join(choices)}."
+        )
 
 
 @dataclass
@@ -57,7 +60,7 @@ class InteractionFilterConfig:
 
     def __post_init__(self) -> None:
         # Checked here, so that a bad value fails before a run starts.
-        check_choice(self.duplicates, DUPLICATE_RULES, "dataset.duplicates")
+        check_choice("dataset.duplicates", self.duplicates, DUPLICATE_RULES)
         if self.max_users is not None and self.max_users < 1:
             raise ConfigError(f"Invalid value for 'dataset.max_users': {self.max_users}. Use a positive number or null.")
         for key in ("min_user_interactions", "min_item_interactions"):

@@ -98,7 +98,7 @@ def raw_interactions(
 
 def resolve_duplicates(frame: pd.DataFrame, rule: str, path: Path) -> pd.DataFrame:
     """Apply the duplicate rule (see InteractionFilterConfig) to repeated (user, item) rows."""
-    check_choice(rule, DUPLICATE_RULES, "dataset.duplicates")
+    check_choice("dataset.duplicates", rule, DUPLICATE_RULES)
     repeated = frame.duplicated(PAIR, keep=False)
     if rule == "keep" or not repeated.any():
         return frame
